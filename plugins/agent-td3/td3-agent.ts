@@ -1,0 +1,200 @@
+import type { Agent, AgentContext } from '../../src/core/agent.js';
+import type { NetworkGroup } from '../../src/core/network-group.js';
+import type { ReplayBuffer } from '../../src/core/replay-buffer.js';
+import type { Sparsifier } from '../../src/core/sparsifier.js';
+import type { Mlp, Optimizer } from '../../src/nn/engine.js';
+import { initLinearDefault } from '../../src/nn/init.js';
+import type { Rng } from '../../src/util/rng.js';
+
+/** Options of `agent.td3` (defaults in the plugin's schema; Fujimoto et al. 2018, RLx2 [R-code]). */
+export interface Td3Options {
+  readonly hiddenSizes: readonly number[];
+  readonly actorLr: number;
+  readonly criticLr: number;
+  readonly weightDecay: number;
+  readonly batchSize: number;
+  readonly gamma: number;
+  readonly tau: number;
+  readonly policyNoise: number;
+  readonly noiseClip: number;
+  readonly policyDelay: number;
+  readonly explorationNoise: number;
+  readonly learningStarts: number;
+}
+
+/**
+ * TD3 (Fujimoto, van Hoof, Meger 2018, "Addressing Function Approximation Error in Actor-Critic
+ * Methods"; reference implementation github.com/sfujim/TD3), on the engine's network interface.
+ *
+ * Actions are normalised to [-1, 1] (the actor ends in tanh; the trainer scales to the action
+ * space), so `policyNoise`, `noiseClip` and `explorationNoise` are in units of max action.
+ * Networks: actor obs→h…→act (tanh); critics (obs+act)→h…→1; targets are copies.
+ * Terminated transitions do not bootstrap; truncated ones do (`y = r + γ(1−terminated)·min Q'`).
+ */
+export class Td3Agent implements Agent {
+  readonly groups: readonly NetworkGroup[];
+  readonly learningStarts: number;
+  private readonly actor: Mlp;
+  private readonly actorTarget: Mlp;
+  private readonly critics: readonly [Mlp, Mlp];
+  private readonly criticTargets: readonly [Mlp, Mlp];
+  private readonly actorOptimizer: Optimizer;
+  private readonly criticOptimizers: readonly [Optimizer, Optimizer];
+  private readonly actorGroup: NetworkGroup;
+  private readonly criticGroup: NetworkGroup;
+  private readonly sparsifier: Sparsifier;
+  private readonly rng: Rng;
+  private readonly obsDim: number;
+  private readonly actDim: number;
+  /** Gradient updates done (the TD3 iteration counter `it`). */
+  private iterations = 0;
+  // scratch buffers reused by update()
+  private readonly criticInput: Float32Array;
+  private readonly targetQ: Float32Array;
+  private readonly gradQ: Float32Array;
+
+  constructor(
+    private readonly options: Td3Options,
+    context: AgentContext,
+  ) {
+    const { engine, rng } = context;
+    this.rng = rng;
+    this.sparsifier = context.sparsifier;
+    this.learningStarts = options.learningStarts;
+    this.obsDim = context.observationSize;
+    this.actDim = context.actionSpace.shape.reduce((a, b) => a * b, 1);
+    const hidden = options.hiddenSizes;
+    const actorSpec = (name: string) => ({
+      name, layerSizes: [this.obsDim, ...hidden, this.actDim], hiddenActivation: 'relu', outputActivation: 'tanh',
+    }) as const;
+    const criticSpec = (name: string) => ({
+      name, layerSizes: [this.obsDim + this.actDim, ...hidden, 1], hiddenActivation: 'relu', outputActivation: 'linear',
+    }) as const;
+    this.actor = engine.createMlp(actorSpec('actor'));
+    this.actorTarget = engine.createMlp(actorSpec('actorTarget'));
+    this.critics = [engine.createMlp(criticSpec('critic1')), engine.createMlp(criticSpec('critic2'))];
+    this.criticTargets = [engine.createMlp(criticSpec('critic1Target')), engine.createMlp(criticSpec('critic2Target'))];
+    const initRng = rng.fork('init');
+    for (const net of [this.actor, ...this.critics]) initLinearDefault(net, initRng);
+
+    const adam = (net: Mlp, lr: number) => engine.createAdam(net, { lr, weightDecay: options.weightDecay });
+    this.actorOptimizer = adam(this.actor, options.actorLr);
+    this.criticOptimizers = [adam(this.critics[0], options.criticLr), adam(this.critics[1], options.criticLr)];
+    this.actorGroup = { name: 'actor', networks: [this.actor], targets: [this.actorTarget], optimizers: [this.actorOptimizer] };
+    this.criticGroup = { name: 'critic', networks: this.critics, targets: this.criticTargets, optimizers: this.criticOptimizers };
+    this.groups = [this.actorGroup, this.criticGroup];
+
+    // initial masks, then targets start as exact (masked) copies of the online networks
+    this.sparsifier.initialize(this.groups, rng.fork('sparsifier'));
+    this.actorTarget.copyFrom(this.actor);
+    this.criticTargets[0].copyFrom(this.critics[0]);
+    this.criticTargets[1].copyFrom(this.critics[1]);
+
+    const b = options.batchSize;
+    this.criticInput = new Float32Array(b * (this.obsDim + this.actDim));
+    this.targetQ = new Float32Array(b);
+    this.gradQ = new Float32Array(b);
+  }
+
+  /** @inheritdoc */
+  act(observations: Float32Array, n: number, deterministic: boolean): Float32Array {
+    const a = this.actor.predict(observations, n);
+    if (!deterministic) {
+      const sigma = this.options.explorationNoise;
+      for (let i = 0; i < a.length; i++) a[i] = clip(a[i] + sigma * this.rng.normal(), -1, 1);
+    }
+    return a;
+  }
+
+  /** @inheritdoc */
+  update(buffer: ReplayBuffer): Record<string, number> {
+    const { batchSize: b, gamma, tau, policyNoise, noiseClip, policyDelay } = this.options;
+    const { obsDim, actDim } = this;
+    const batch = buffer.sample(b, this.rng);
+    this.iterations++;
+
+    // 1. TD target with target policy smoothing: y = r + γ(1 − terminated)·min(Q1', Q2')(s', a')
+    const nextAction = this.actorTarget.predict(batch.nextObservations, b);
+    for (let i = 0; i < nextAction.length; i++) {
+      const noise = clip(policyNoise * this.rng.normal(), -noiseClip, noiseClip);
+      nextAction[i] = clip(nextAction[i] + noise, -1, 1);
+    }
+    concatRows(batch.nextObservations, obsDim, nextAction, actDim, b, this.criticInput);
+    const q1Next = this.criticTargets[0].predict(this.criticInput, b);
+    const q2Next = this.criticTargets[1].predict(this.criticInput, b);
+    const y = this.targetQ;
+    for (let i = 0; i < b; i++) y[i] = batch.rewards[i] + gamma * (1 - batch.terminated[i]) * Math.min(q1Next[i], q2Next[i]);
+
+    // 2. critic loss = MSE(Q1(s,a), y) + MSE(Q2(s,a), y)
+    concatRows(batch.observations, obsDim, batch.actions, actDim, b, this.criticInput);
+    const denseCritic = this.sparsifier.needsDenseGradient(this.criticGroup);
+    let criticLoss = 0;
+    for (const critic of this.critics) {
+      const q = critic.forward(this.criticInput, b);
+      for (let i = 0; i < b; i++) {
+        const d = q[i] - y[i];
+        criticLoss += (d * d) / b;
+        this.gradQ[i] = (2 * d) / b;
+      }
+      critic.backward(this.gradQ, { denseGrad: denseCritic });
+    }
+    if (this.sparsifier.beforeOptimizerStep(this.criticGroup)) {
+      for (const opt of this.criticOptimizers) opt.step();
+      this.sparsifier.afterOptimizerStep(this.criticGroup);
+    }
+    const stats: Record<string, number> = { 'losses/critic_loss': criticLoss };
+    if (this.iterations % policyDelay !== 0) return stats;
+
+    // 3. delayed actor update: maximise Q1(s, π(s)); dL/da flows back through critic 1
+    const action = this.actor.forward(batch.observations, b);
+    concatRows(batch.observations, obsDim, action, actDim, b, this.criticInput);
+    const q = this.critics[0].forward(this.criticInput, b);
+    let actorLoss = 0;
+    for (let i = 0; i < b; i++) actorLoss -= q[i] / b;
+    this.gradQ.fill(-1 / b);
+    const gradInput = this.critics[0].backward(this.gradQ, { inputGrad: true, paramGrad: false })!;
+    const gradAction = new Float32Array(b * actDim);
+    for (let i = 0; i < b; i++) {
+      for (let j = 0; j < actDim; j++) gradAction[i * actDim + j] = gradInput[i * (obsDim + actDim) + obsDim + j];
+    }
+    this.actor.backward(gradAction, { denseGrad: this.sparsifier.needsDenseGradient(this.actorGroup) });
+    if (this.sparsifier.beforeOptimizerStep(this.actorGroup)) {
+      this.actorOptimizer.step();
+      this.sparsifier.afterOptimizerStep(this.actorGroup);
+    }
+
+    // 4. Polyak target updates; targets share the online masks (engine re-masks)
+    this.actorTarget.polyakFrom(this.actor, tau);
+    this.criticTargets[0].polyakFrom(this.critics[0], tau);
+    this.criticTargets[1].polyakFrom(this.critics[1], tau);
+    this.sparsifier.afterTargetUpdate(this.actorGroup);
+    this.sparsifier.afterTargetUpdate(this.criticGroup);
+    stats['losses/actor_loss'] = actorLoss;
+    return stats;
+  }
+
+  /** @inheritdoc */
+  state(): unknown {
+    return { iterations: this.iterations, rng: this.rng.getState() };
+  }
+
+  /** @inheritdoc */
+  loadState(state: unknown): void {
+    const s = state as { iterations: number; rng: ReturnType<Rng['getState']> };
+    this.iterations = s.iterations;
+    this.rng.setState(s.rng);
+  }
+}
+
+function clip(x: number, lo: number, hi: number): number {
+  return x < lo ? lo : x > hi ? hi : x;
+}
+
+/** out[i] = [a[i], b[i]] for rows i < n; a `[n, da]`, b `[n, db]`, out `[n, da+db]`. */
+function concatRows(a: Float32Array, da: number, bArr: Float32Array, db: number, n: number, out: Float32Array): void {
+  const w = da + db;
+  for (let i = 0; i < n; i++) {
+    out.set(a.subarray(i * da, (i + 1) * da), i * w);
+    out.set(bArr.subarray(i * db, (i + 1) * db), i * w + da);
+  }
+}

@@ -1,0 +1,69 @@
+import { groupLayers, type NetworkGroup } from '../../src/core/network-group.js';
+import type { Sparsifier } from '../../src/core/sparsifier.js';
+import { initialMask, type MaskInit } from '../../src/sparse/mask.js';
+import { activeCount, layerSparsities, type SparsityDistribution } from '../../src/sparse/sparsity-distribution.js';
+import { sparsityMetrics } from '../../src/sparse/sparsity-metrics.js';
+import type { Rng } from '../../src/util/rng.js';
+
+/** Options of `sparsifier.static`. */
+export interface StaticOptions {
+  /** Fraction of zeros over the actor's weights, in [0, 1). */
+  readonly actorSparsity: number;
+  /** Fraction of zeros over both critics' weights (pooled in one allocation), in [0, 1). */
+  readonly criticSparsity: number;
+  readonly sparsityDistribution: SparsityDistribution;
+  readonly maskInit: MaskInit;
+}
+
+/**
+ * Static sparse training (methods.md §5.1): masks chosen once at initialisation, never changed.
+ * Per group (actor; critic = both Q-heads pooled, as RLx2 [R-code] `sparse_set` does) the layer
+ * sparsities come from `layerSparsities` (uniform or ERK) and each layer keeps exactly
+ * `N − ⌊S_l·N⌋` weights, chosen at random (`maskInit: random`, Graesser et al. 2022) or by
+ * initial magnitude (`magnitude`, RLx2 [R-code] SS baseline). Layers with S_l = 0 stay unmasked.
+ * Targets get the same masks; the engine keeps weights, gradients and targets masked.
+ */
+export class StaticSparsifier implements Sparsifier {
+  constructor(private readonly options: StaticOptions) {}
+
+  /** Target sparsity of a group by name. @throws Error for an unknown group */
+  protected sparsityOf(group: NetworkGroup): number {
+    if (group.name === 'actor') return this.options.actorSparsity;
+    if (group.name === 'critic') return this.options.criticSparsity;
+    throw new Error(`sparsifier: no sparsity configured for network group "${group.name}"`);
+  }
+
+  /** @inheritdoc */
+  initialize(groups: readonly NetworkGroup[], rng: Rng): void {
+    for (const group of groups) {
+      const layers = groupLayers(group);
+      const shapes = layers.map(({ network, index }) => network.layers[index]);
+      const sparsities = layerSparsities(shapes, this.sparsityOf(group), this.options.sparsityDistribution);
+      layers.forEach(({ network, index }, k) => {
+        if (sparsities[k] <= 0) return;
+        const layer = network.layers[index];
+        const mask = initialMask(layer.weight, activeCount(layer.weight.length, sparsities[k]), this.options.maskInit, rng);
+        network.setMask(index, mask);
+        const targetNet = group.targets[group.networks.indexOf(network)];
+        targetNet?.setMask(index, mask);
+      });
+    }
+  }
+
+  needsDenseGradient(): boolean {
+    return false;
+  }
+  beforeOptimizerStep(): boolean {
+    return true;
+  }
+  afterOptimizerStep(): void {}
+  afterTargetUpdate(): void {}
+  onEvaluation(): void {}
+  metrics(groups: readonly NetworkGroup[]): Record<string, number> {
+    return sparsityMetrics(groups);
+  }
+  state(): unknown {
+    return {};
+  }
+  loadState(): void {}
+}

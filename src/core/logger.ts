@@ -1,0 +1,15 @@
+/**
+ * The `Logger` extension point (multi-slot: every bound logger receives every record). The core
+ * always writes `metrics.jsonl` and `metrics.csv`; logger plugins add other sinks.
+ * Keys follow CleanRL/SB3 namespaces: `charts/episodic_return`, `eval/mean_return`,
+ * `losses/critic_loss`, `sparsity/actor`, `flops/*`, `time/steps_per_second`.
+ */
+export interface Logger {
+  /** One record of scalar metrics at env step `step`. */
+  log(step: number, metrics: Readonly<Record<string, number>>): void;
+  /** Flushes and closes the sink. */
+  close(): Promise<void> | void;
+}
+
+/** DI token under which logger plugins contribute (`bind(Logger).to...` many times). */
+export const Logger = Symbol.for('sparse-rl.Logger');

@@ -1,0 +1,39 @@
+import type { Rng } from '../util/rng.js';
+import type { NetworkGroup } from './network-group.js';
+
+/**
+ * The `Sparsifier` extension point: decides and maintains the masks of the actor and critic.
+ *
+ * Hook order for one gradient update of a group (design.md §4): `needsDenseGradient` (before
+ * backward) → gradients computed → `beforeOptimizerStep` (topology update if due; returns
+ * false to skip this optimizer step, as RLx2 [R-code] does) → optimizer step (the engine masks
+ * gradients and re-applies masks) → `afterOptimizerStep` → target update (Polyak; targets
+ * re-masked with the online masks by the engine) → `afterTargetUpdate`.
+ */
+export interface Sparsifier {
+  /**
+   * Chooses the initial masks of every group's networks and copies them to the targets.
+   * Called once, after the agent initialised its weights and before training.
+   * @param rng a stream derived from the run seed
+   */
+  initialize(groups: readonly NetworkGroup[], rng: Rng): void;
+  /** True when the next backward of `group` must produce dense weight gradients (RigL grow). */
+  needsDenseGradient(group: NetworkGroup): boolean;
+  /** Called after backward; may update the topology. @returns false to skip this optimizer step. */
+  beforeOptimizerStep(group: NetworkGroup): boolean;
+  /** Called after the optimizer step of `group`. */
+  afterOptimizerStep(group: NetworkGroup): void;
+  /** Called after the Polyak update of `group`'s targets. */
+  afterTargetUpdate(group: NetworkGroup): void;
+  /** Hears every evaluation's mean return (GST's reward-aware pruning needs it). */
+  onEvaluation(meanReturn: number, step: number): void;
+  /** Per-layer and per-network `sparsity/*` metrics (fraction of zeros in weights). */
+  metrics(groups: readonly NetworkGroup[]): Record<string, number>;
+  /** JSON-serialisable state for checkpoints (counters, schedules). */
+  state(): unknown;
+  /** Restores `state()`. */
+  loadState(state: unknown): void;
+}
+
+/** DI token of the run's `Sparsifier`. */
+export const Sparsifier = Symbol.for('sparse-rl.Sparsifier');
