@@ -10,6 +10,7 @@ export const builtinPlugins: Readonly<Record<string, Loader>> = {
   'agent.td3': () => import('../../plugins/agent-td3/index.js'),
   'sparsifier.dense': () => import('../../plugins/sparsifier-dense/index.js'),
   'sparsifier.static': () => import('../../plugins/sparsifier-static/index.js'),
+  'sparsifier.rigl': () => import('../../plugins/sparsifier-rigl/index.js'),
   'replay-buffer.uniform': () => import('../../plugins/replay-buffer-uniform/index.js'),
   'environment.gymnasium': () => import('../../plugins/environment-gymnasium/index.js'),
 };

@@ -29,7 +29,7 @@ const invalid: [string, (c: Record<string, any>) => void, string, string][] = [
   ['negative seed', (c) => (c.seed = -1), 'seed', 'must be >= 0'],
   ['unknown distribution', (c) => (c.sparsifier.sparsityDistribution = 'erk'), 'sparsifier.sparsityDistribution', 'must be one of'],
   ['unknown agent option', (c) => (c.agent.lr = 1e-3), 'agent.lr', 'allowed: type, hiddenSizes, actorLr'],
-  ['unknown sparsifier type', (c) => (c.sparsifier = { type: 'magic' }), 'sparsifier.type', 'installed: dense, static'],
+  ['unknown sparsifier type', (c) => (c.sparsifier = { type: 'magic' }), 'sparsifier.type', 'installed: dense, rigl, static'],
   ['missing agent', (c) => delete c.agent, 'agent', 'is required'],
 ];
 
