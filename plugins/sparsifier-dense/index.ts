@@ -1,29 +1,7 @@
 import { ContainerModule } from 'inversify';
-import type { NetworkGroup } from '../../src/core/network-group.js';
 import { Sparsifier } from '../../src/core/sparsifier.js';
 import type { PluginManifest } from '../../src/plugin/plugin-manifest.js';
-import { sparsityMetrics } from '../../src/sparse/sparsity-metrics.js';
-
-/** The null sparsifier: dense networks, no masks (the dense baseline). */
-export class DenseSparsifier implements Sparsifier {
-  initialize(): void {}
-  needsDenseGradient(): boolean {
-    return false;
-  }
-  beforeOptimizerStep(): boolean {
-    return true;
-  }
-  afterOptimizerStep(): void {}
-  afterTargetUpdate(): void {}
-  onEvaluation(): void {}
-  metrics(groups: readonly NetworkGroup[]): Record<string, number> {
-    return sparsityMetrics(groups);
-  }
-  state(): unknown {
-    return {};
-  }
-  loadState(): void {}
-}
+import { DenseSparsifier } from './dense-sparsifier.js';
 
 const manifest: PluginManifest<Record<string, never>> = {
   id: 'sparsifier.dense',

@@ -1,8 +1,7 @@
 import { groupLayers, type NetworkGroup } from '../../src/core/network-group.js';
-import type { Sparsifier } from '../../src/core/sparsifier.js';
+import { DenseSparsifier } from '../sparsifier-dense/dense-sparsifier.js';
 import { initialMask, type MaskInit } from '../../src/sparse/mask.js';
 import { activeCount, layerSparsities, type SparsityDistribution } from '../../src/sparse/sparsity-distribution.js';
-import { sparsityMetrics } from '../../src/sparse/sparsity-metrics.js';
 import type { Rng } from '../../src/util/rng.js';
 
 /** Options of `sparsifier.static`. */
@@ -23,8 +22,10 @@ export interface StaticOptions {
  * initial magnitude (`magnitude`, RLx2 [R-code] SS baseline). Layers with S_l = 0 stay unmasked.
  * Targets get the same masks; the engine keeps weights, gradients and targets masked.
  */
-export class StaticSparsifier implements Sparsifier {
-  constructor(private readonly options: StaticOptions) {}
+export class StaticSparsifier extends DenseSparsifier {
+  constructor(private readonly options: StaticOptions) {
+    super();
+  }
 
   /** Target sparsity of a group by name. @throws Error for an unknown group */
   protected sparsityOf(group: NetworkGroup): number {
@@ -34,7 +35,7 @@ export class StaticSparsifier implements Sparsifier {
   }
 
   /** @inheritdoc */
-  initialize(groups: readonly NetworkGroup[], rng: Rng): void {
+  override initialize(groups: readonly NetworkGroup[], rng: Rng): void {
     for (const group of groups) {
       const layers = groupLayers(group);
       const shapes = layers.map(({ network, index }) => network.layers[index]);
@@ -49,21 +50,4 @@ export class StaticSparsifier implements Sparsifier {
       });
     }
   }
-
-  needsDenseGradient(): boolean {
-    return false;
-  }
-  beforeOptimizerStep(): boolean {
-    return true;
-  }
-  afterOptimizerStep(): void {}
-  afterTargetUpdate(): void {}
-  onEvaluation(): void {}
-  metrics(groups: readonly NetworkGroup[]): Record<string, number> {
-    return sparsityMetrics(groups);
-  }
-  state(): unknown {
-    return {};
-  }
-  loadState(): void {}
 }

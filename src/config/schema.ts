@@ -43,7 +43,7 @@ export function composeRootSchema(registry: PluginRegistry): JsonSchema {
     defs[def] =
       branches.length === 0
         ? { not: {}, description: `no ${kind} plugin installed` }
-        : { type: 'object', required: ['type'], discriminator: { propertyName: 'type' }, oneOf: branches };
+        : { type: 'object', discriminator: { propertyName: 'type' }, oneOf: branches };
   }
   root.$defs = defs;
   return root;

@@ -1,0 +1,387 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+
+import { packageRoot } from '../util/paths.js';
+import type {
+  Activation,
+  AdamOptions,
+  BackwardOptions,
+  Engine,
+  LayerParams,
+  Mlp,
+  MlpSpec,
+  Optimizer,
+} from './engine.js';
+
+/*
+ * The `native` engine: a Node-API addon (native/src, built by `npm run build:native`) with
+ * AVX-512/AVX2 kernels. Parameters, gradients, masks and Adam moments live in native memory and
+ * are exposed as zero-copy Float32Array views; every network method is one native call.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Addon surface (native/src/addon.cc)
+// ---------------------------------------------------------------------------------------------
+
+interface EngineHandle {
+  threads(): number;
+  simd(): string;
+}
+
+interface MlpHandle {
+  buffer(): ArrayBuffer;
+  /** Per layer `[in, out, weight, bias, weightGrad, biasGrad, mask]` (float offsets). */
+  layout(): number[][];
+  predict(x: Float32Array, batch: number): Float32Array;
+  forward(x: Float32Array, batch: number): Float32Array;
+  backward(gradOutput: Float32Array, inputGrad: boolean, denseGrad: boolean): Float32Array | null;
+  setMask(index: number, mask: Float32Array | null): void;
+  applyMasks(): void;
+  copyFrom(other: MlpHandle): void;
+  polyakFrom(other: MlpHandle, tau: number): void;
+  sparseLayers(): boolean[];
+  dispose(): void;
+}
+
+interface AdamHandle {
+  buffer(): ArrayBuffer;
+  /** Per layer `[mWeight, vWeight, mBias, vBias]` (float offsets). */
+  layout(): number[][];
+  step(t: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number): void;
+  dispose(): void;
+}
+
+interface NativeAddon {
+  Engine: new (threads: number) => EngineHandle;
+  Mlp: new (engine: EngineHandle, sizes: number[], hidden: Activation, output: Activation) => MlpHandle;
+  Adam: new (mlp: MlpHandle) => AdamHandle;
+  simdWidth: number;
+}
+
+let cachedAddon: NativeAddon | undefined;
+
+/** Absolute path of the compiled addon. */
+export function nativeAddonPath(): string {
+  return join(packageRoot(), 'native', 'build', 'Release', 'sparse_rl_native.node');
+}
+
+/**
+ * Loads the addon once.
+ * @throws Error naming `npm run setup` / `npm run build:native` when it is missing or fails to load.
+ */
+function loadAddon(): NativeAddon {
+  if (cachedAddon) return cachedAddon;
+  const path = nativeAddonPath();
+  if (!existsSync(path)) {
+    throw new Error(
+      `the native engine is not built (${path} is missing): run \`npm run setup\` or \`npm run build:native\``,
+    );
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    cachedAddon = require(path) as NativeAddon;
+  } catch (e) {
+    throw new Error(
+      `failed to load the native engine from ${path} (${(e as Error).message}): rebuild it with \`npm run build:native\``,
+      { cause: e },
+    );
+  }
+  return cachedAddon;
+}
+
+/** True when the native addon is built and loads on this machine. */
+export function nativeEngineAvailable(): boolean {
+  try {
+    loadAddon();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Networks
+// ---------------------------------------------------------------------------------------------
+
+const ACTIVATIONS: readonly Activation[] = ['relu', 'tanh', 'linear'];
+
+function checkSpec(spec: MlpSpec): void {
+  if (typeof spec.name !== 'string' || spec.name.length === 0) throw new TypeError('MlpSpec.name must be a non-empty string');
+  const sizes = spec.layerSizes;
+  if (!Array.isArray(sizes) || sizes.length < 2) {
+    throw new RangeError(`${spec.name}: layerSizes needs at least 2 entries, got ${JSON.stringify(sizes)}`);
+  }
+  for (const s of sizes) {
+    if (!Number.isInteger(s) || s < 1) throw new RangeError(`${spec.name}: layer sizes must be positive integers, got ${s}`);
+  }
+  for (const a of [spec.hiddenActivation, spec.outputActivation]) {
+    if (!ACTIVATIONS.includes(a)) throw new RangeError(`${spec.name}: unknown activation '${a}' (relu, tanh or linear)`);
+  }
+}
+
+function sameShape(a: MlpSpec, b: MlpSpec): boolean {
+  return (
+    a.layerSizes.length === b.layerSizes.length &&
+    a.layerSizes.every((s, i) => s === b.layerSizes[i]) &&
+    a.hiddenActivation === b.hiddenActivation &&
+    a.outputActivation === b.outputActivation
+  );
+}
+
+/** One layer of a {@link NativeMlp}: live views on native memory. */
+class NativeLayer implements LayerParams {
+  /** @internal set by NativeMlp.setMask / copy / Polyak. */
+  masked = false;
+
+  constructor(
+    readonly name: string,
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    readonly weight: Float32Array,
+    readonly bias: Float32Array,
+    readonly weightGrad: Float32Array,
+    readonly biasGrad: Float32Array,
+    private readonly maskView: Float32Array,
+  ) {}
+
+  /** `[out, in]` 0/1 view of the native mask, or null when the layer is dense. Do not write. */
+  get mask(): Float32Array | null {
+    return this.masked ? this.maskView : null;
+  }
+}
+
+/**
+ * An MLP in native memory. Weights `[out, in]` (PyTorch layout), biases `[out]`, all float32.
+ * Masked layers whose density is at most 0.4 run on sparse kernels (index lists rebuilt by
+ * `setMask`); the others use dense kernels on the (masked) weights.
+ */
+export class NativeMlp implements Mlp {
+  readonly layers: readonly NativeLayer[];
+  readonly weightCount: number;
+  /** @internal */
+  readonly handle: MlpHandle;
+
+  /** @internal Use {@link Engine.createMlp}. */
+  constructor(
+    /** @internal */ readonly engineHandle: EngineHandle,
+    readonly spec: MlpSpec,
+    addon: NativeAddon,
+  ) {
+    checkSpec(spec);
+    this.spec = { ...spec, layerSizes: [...spec.layerSizes] };
+    this.handle = new addon.Mlp(engineHandle, [...spec.layerSizes], spec.hiddenActivation, spec.outputActivation);
+    const buf = this.handle.buffer();
+    const view = (offset: number, length: number) => new Float32Array(buf, offset * 4, length);
+    this.layers = this.handle.layout().map(([inF, outF, w, b, dw, db, m], k) => {
+      const n = inF * outF;
+      return new NativeLayer(
+        `${spec.name}.l${k + 1}`, inF, outF,
+        view(w, n), view(b, outF), view(dw, n), view(db, outF), view(m, n),
+      );
+    });
+    this.weightCount = this.layers.reduce((s, l) => s + l.inFeatures * l.outFeatures, 0);
+  }
+
+  /**
+   * @param x `[batch, in]`
+   * @returns `[batch, out]`, a fresh array
+   * @throws TypeError / RangeError on a wrong type or length; Error after dispose
+   */
+  predict(x: Float32Array, batch: number): Float32Array {
+    return this.handle.predict(x, batch);
+  }
+
+  /** Like {@link predict} and caches the activations for {@link backward}. */
+  forward(x: Float32Array, batch: number): Float32Array {
+    return this.handle.forward(x, batch);
+  }
+
+  /**
+   * @param gradOutput `[batch, out]` dL/dy of the last forward
+   * @returns dL/dx `[batch, in]` when `options.inputGrad`, else null
+   * @throws Error without a preceding forward; RangeError on a wrong length
+   */
+  backward(gradOutput: Float32Array, options: BackwardOptions = {}): Float32Array | null {
+    return this.handle.backward(gradOutput, options.inputGrad === true, options.denseGrad === true);
+  }
+
+  /**
+   * Sets (copied, normalised to 0/1) or removes the mask of layer `index`; W ← W ⊙ M.
+   * @throws RangeError on a wrong index or length
+   */
+  setMask(index: number, mask: Float32Array | null): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.layers.length) {
+      throw new RangeError(`${this.spec.name}: layer index ${index} outside [0, ${this.layers.length})`);
+    }
+    const layer = this.layers[index];
+    if (mask !== null && mask.length !== layer.inFeatures * layer.outFeatures) {
+      throw new RangeError(
+        `${layer.name}: mask length ${mask.length}, expected ${layer.inFeatures * layer.outFeatures}`,
+      );
+    }
+    this.handle.setMask(index, mask);
+    layer.masked = mask !== null;
+  }
+
+  applyMasks(): void {
+    this.handle.applyMasks();
+  }
+
+  /**
+   * Copies weights, biases and masks of `other` (same layer sizes and activations).
+   * @throws RangeError when the shapes differ
+   */
+  copyFrom(other: Mlp): void {
+    if (!sameShape(this.spec, other.spec)) throw new RangeError(`${this.spec.name}: copyFrom a network of another shape`);
+    if (other instanceof NativeMlp && other.engineHandle === this.engineHandle) {
+      this.handle.copyFrom(other.handle);
+      this.layers.forEach((l, k) => (l.masked = other.layers[k].masked));
+      return;
+    }
+    other.layers.forEach((src, k) => {
+      this.layers[k].weight.set(src.weight);
+      this.layers[k].bias.set(src.bias);
+      this.setMask(k, src.mask);
+    });
+  }
+
+  /**
+   * θ ← τ·θ_online + (1 − τ)·θ for weights and biases; this network's masks become (copies of)
+   * the online masks and W ← W ⊙ M_online.
+   * @param tau in [0, 1]
+   * @throws RangeError when tau is outside [0, 1] or the shapes differ
+   */
+  polyakFrom(online: Mlp, tau: number): void {
+    if (!(tau >= 0 && tau <= 1)) throw new RangeError(`tau must be in [0, 1], got ${tau}`);
+    if (!sameShape(this.spec, online.spec)) throw new RangeError(`${this.spec.name}: polyakFrom a network of another shape`);
+    if (online instanceof NativeMlp && online.engineHandle === this.engineHandle) {
+      this.handle.polyakFrom(online.handle, tau);
+      this.layers.forEach((l, k) => (l.masked = online.layers[k].masked));
+      return;
+    }
+    const t32 = Math.fround(tau);
+    const keep = Math.fround(1 - t32);
+    online.layers.forEach((src, k) => {
+      const dst = this.layers[k];
+      const lerp = (t: Float32Array, o: Float32Array) => {
+        for (let i = 0; i < t.length; i++) t[i] = Math.fround(t[i] * keep) + Math.fround(o[i] * t32);
+      };
+      lerp(dst.weight, src.weight);
+      lerp(dst.bias, src.bias);
+      this.setMask(k, src.mask);
+    });
+  }
+
+  /** Per layer: whether the sparse kernels run it (masked with density ≤ 0.4). For tests / logs. */
+  sparseKernelLayers(): boolean[] {
+    return this.handle.sparseLayers();
+  }
+
+  /** Frees the activation cache and detaches the views (they become empty). Idempotent. */
+  dispose(): void {
+    this.handle.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adam
+// ---------------------------------------------------------------------------------------------
+
+class NativeAdam implements Optimizer {
+  stepCount = 0;
+  readonly state: ReadonlyMap<string, { readonly m: Float32Array; readonly v: Float32Array }>;
+  private readonly handle: AdamHandle;
+  private lr: number;
+  private readonly beta1: number;
+  private readonly beta2: number;
+  private readonly eps: number;
+  private readonly weightDecay: number;
+
+  constructor(mlp: NativeMlp, options: AdamOptions, addon: NativeAddon) {
+    this.lr = checkLr(options.lr);
+    this.beta1 = options.beta1 ?? 0.9;
+    this.beta2 = options.beta2 ?? 0.999;
+    this.eps = options.eps ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? 0;
+    for (const [k, v] of [['beta1', this.beta1], ['beta2', this.beta2]] as const) {
+      if (!(v >= 0 && v < 1)) throw new RangeError(`Adam ${k} must be in [0, 1), got ${v}`);
+    }
+    if (!(this.eps >= 0)) throw new RangeError(`Adam eps must be >= 0, got ${this.eps}`);
+    if (!(this.weightDecay >= 0)) throw new RangeError(`Adam weightDecay must be >= 0, got ${this.weightDecay}`);
+    this.handle = new addon.Adam(mlp.handle);
+    const buf = this.handle.buffer();
+    const state = new Map<string, { m: Float32Array; v: Float32Array }>();
+    this.handle.layout().forEach(([mw, vw, mb, vb], k) => {
+      const layer = mlp.layers[k];
+      const n = layer.inFeatures * layer.outFeatures;
+      state.set(`${layer.name}.weight`, { m: new Float32Array(buf, mw * 4, n), v: new Float32Array(buf, vw * 4, n) });
+      state.set(`${layer.name}.bias`, {
+        m: new Float32Array(buf, mb * 4, layer.outFeatures),
+        v: new Float32Array(buf, vb * 4, layer.outFeatures),
+      });
+    });
+    this.state = state;
+  }
+
+  step(): void {
+    const t = this.stepCount + 1;
+    this.handle.step(t, this.lr, this.beta1, this.beta2, this.eps, this.weightDecay);
+    this.stepCount = t;
+  }
+
+  setLearningRate(lr: number): void {
+    this.lr = checkLr(lr);
+  }
+
+  dispose(): void {
+    this.handle.dispose();
+  }
+}
+
+function checkLr(lr: number): number {
+  if (!(Number.isFinite(lr) && lr >= 0)) throw new RangeError(`Adam lr must be a finite number >= 0, got ${lr}`);
+  return lr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine
+// ---------------------------------------------------------------------------------------------
+
+/** Options of {@link createNativeEngine}. */
+export interface NativeEngineOptions {
+  /**
+   * Threads used by the kernels, including the calling thread. Default: the machine's available
+   * parallelism, at most 4 (256-wide layers do not scale further).
+   */
+  readonly threads?: number;
+}
+
+/**
+ * Creates the `native` engine (one thread pool shared by its networks; idle workers spin for
+ * ~0.3 ms after each call, then sleep).
+ * @throws Error when the addon is not built (run `npm run setup` or `npm run build:native`);
+ *   RangeError on a bad thread count
+ */
+export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
+  const addon = loadAddon();
+  const threads = options.threads ?? Math.min(availableParallelism(), 4);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+    throw new RangeError(`threads must be an integer in [1, 64], got ${threads}`);
+  }
+  const handle = new addon.Engine(threads);
+  const simd = handle.simd().split('/')[0];
+  const n = handle.threads();
+  return {
+    name: 'native',
+    description: `native (${simd}, ${n} thread${n === 1 ? '' : 's'})`,
+    createMlp: (spec: MlpSpec): Mlp => new NativeMlp(handle, spec, addon),
+    createAdam: (mlp: Mlp, adamOptions: AdamOptions): Optimizer => {
+      if (!(mlp instanceof NativeMlp) || mlp.engineHandle !== handle) {
+        throw new TypeError('createAdam: the network was not created by this native engine');
+      }
+      return new NativeAdam(mlp, adamOptions, addon);
+    },
+  };
+}

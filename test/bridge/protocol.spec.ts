@@ -1,0 +1,120 @@
+/** Frame encoding/decoding of the bridge protocol and the schema of its headers. */
+import { describe, expect, it } from 'vitest';
+import {
+  PROTOCOL_VERSION,
+  ProtocolError,
+  decodeFloat,
+  decodeMessage,
+  decodeSpace,
+  encodeFloat,
+  encodeMessage,
+  encodeSpace,
+  helloFields,
+  parseStepResult,
+} from '../../src/bridge/protocol.js';
+import { protocolValidator } from './helpers.js';
+
+describe('bridge protocol frames', () => {
+  it('round-trips headers and arrays of every dtype, zero-copy on send', () => {
+    const f32 = new Float32Array([1.5, -2, Infinity, Number.NaN, 3e-38, 0]);
+    const f64 = new Float64Array([Math.PI, -0]);
+    const u8 = new Uint8Array([0, 1, 255]);
+    const i32 = new Int32Array([-7, 2 ** 31 - 1]);
+    const i64 = new BigInt64Array([-(2n ** 62n), 5n]);
+    const { header, frames } = encodeMessage('STEP', 7, { extra: 'x' }, [
+      { name: 'a', data: f32, shape: [2, 3] },
+      { name: 'b', data: f64, shape: [2] },
+      { name: 'c', data: u8, shape: [3] },
+      { name: 'd', data: i32, shape: [2, 1] },
+      { name: 'e', data: i64, shape: [2] },
+    ]);
+    expect(header).toMatchObject({ v: PROTOCOL_VERSION, type: 'STEP', seq: 7, extra: 'x' });
+    expect(frames).toHaveLength(6);
+    expect(frames[1].buffer).toBe(f32.buffer); // no copy
+    const m = decodeMessage(frames);
+    expect(m.header.arrays).toEqual([
+      { name: 'a', dtype: 'float32', shape: [2, 3] },
+      { name: 'b', dtype: 'float64', shape: [2] },
+      { name: 'c', dtype: 'uint8', shape: [3] },
+      { name: 'd', dtype: 'int32', shape: [2, 1] },
+      { name: 'e', dtype: 'int64', shape: [2] },
+    ]);
+    expect(m.arrays.get('a')).toEqual(f32);
+    expect(Object.is((m.arrays.get('b') as Float64Array)[1], -0)).toBe(true);
+    expect(m.arrays.get('c')).toEqual(u8);
+    expect(m.arrays.get('d')).toEqual(i32);
+    expect(m.arrays.get('e')).toEqual(i64);
+  });
+
+  it('copies unaligned frames instead of failing', () => {
+    const raw = Buffer.alloc(1 + 8);
+    raw.writeFloatLE(1.25, 1);
+    raw.writeFloatLE(-3, 5);
+    const frame = raw.subarray(1);
+    const head = Buffer.from(JSON.stringify({ v: '1.0', type: 'X', seq: 1, arrays: [{ name: 'a', dtype: 'float32', shape: [2] }] }));
+    const m = decodeMessage([head, frame]);
+    expect(Array.from(m.arrays.get('a') as Float32Array)).toEqual([1.25, -3]);
+  });
+
+  it('rejects malformed messages and other major versions', () => {
+    const h = (o: object) => Buffer.from(JSON.stringify(o));
+    expect(() => decodeMessage([Buffer.from('not json')])).toThrow(ProtocolError);
+    expect(() => decodeMessage([h({ v: '2.0', type: 'PONG', seq: 1 })])).toThrow(/bridge speaks 2\.0, this client speaks 1\.0/);
+    expect(() => decodeMessage([h({ v: '1.7', type: 'PONG', seq: 1 })])).not.toThrow();
+    expect(() => decodeMessage([h({ v: '1.0', type: 'X', seq: 1, arrays: [{ name: 'a', dtype: 'float32', shape: [2] }] }), Buffer.alloc(4)])).toThrow(/needs 8 bytes/);
+    expect(() => decodeMessage([h({ v: '1.0', type: 'X', seq: 1, arrays: [{ name: 'a', dtype: 'complex64', shape: [1] }] }), Buffer.alloc(8)])).toThrow(/dtype/);
+    expect(() => decodeMessage([h({ v: '1.0', type: 'X', seq: 1 }), Buffer.alloc(4)])).toThrow(/array frames/);
+    expect(() => encodeMessage('STEP', 1, {}, [{ name: 'a', data: new Float32Array(5), shape: [2, 3] }])).toThrow(/needs 6/);
+  });
+
+  it('encodes non-finite floats and spaces without sentinel numbers', () => {
+    expect([Infinity, -Infinity, 1.5].map(encodeFloat)).toEqual(['inf', '-inf', 1.5]);
+    expect(encodeFloat(Number.NaN)).toBe('nan');
+    expect(['inf', '-inf', 2].map(decodeFloat)).toEqual([Infinity, -Infinity, 2]);
+    expect(() => decodeFloat('Infinity')).toThrow(ProtocolError);
+    const box = { type: 'box' as const, shape: [2], dtype: 'float64', low: [-Infinity, 0], high: [Infinity, 1] };
+    const json = JSON.parse(JSON.stringify(encodeSpace(box)));
+    expect(json.low).toEqual(['-inf', 0]);
+    expect(decodeSpace(json)).toEqual(box);
+    expect(decodeSpace({ type: 'discrete', n: 3, start: 0 })).toEqual({ type: 'discrete', n: 3, start: 0 });
+  });
+
+  it('maps STEP_RESULT final observations and episodes to per-env entries', () => {
+    const obs = new Float32Array([1, 2, 3, 4, 5, 6]);
+    const { frames } = encodeMessage('STEP_RESULT', 3, { final_indices: [2], episodes: [{ index: 2, return: '-inf', length: 4 }] }, [
+      { name: 'observations', data: obs, shape: [3, 2] },
+      { name: 'rewards', data: new Float64Array(3), shape: [3] },
+      { name: 'terminated', data: new Uint8Array([0, 0, 1]), shape: [3] },
+      { name: 'truncated', data: new Uint8Array(3), shape: [3] },
+      { name: 'final_observations', data: new Float32Array([9, 8]), shape: [1, 2] },
+    ]);
+    const r = parseStepResult(decodeMessage(frames), 3, 2);
+    expect(r.finalObservations[0]).toBeNull();
+    expect(Array.from(r.finalObservations[2]!)).toEqual([9, 8]);
+    expect(r.episodes).toEqual([null, null, { return: -Infinity, length: 4 }]);
+  });
+});
+
+describe('bridge-protocol.schema.json', () => {
+  const validate = protocolValidator();
+  it('compiles under ajv strict mode and accepts the headers this client builds', () => {
+    const hello = encodeMessage('HELLO', 1, helloFields({ token: 't', envId: 'HalfCheetah-v5', kwargs: { a: 1 }, numEnvs: 2, seed: 3 })).header;
+    expect(validate(hello), JSON.stringify(validate.errors)).toBe(true);
+    const step = encodeMessage('STEP', 2, undefined, [{ name: 'actions', data: new Float32Array(12), shape: [2, 6] }]).header;
+    expect(validate(step), JSON.stringify(validate.errors)).toBe(true);
+    for (const type of ['PING', 'CLOSE', 'RESET'] as const) expect(validate(encodeMessage(type, 3).header)).toBe(true);
+  });
+  it('rejects headers that break the contract', () => {
+    expect(validate({ v: '1.0', type: 'STEP', seq: 1, arrays: [{ name: 'actions', dtype: 'float64', shape: [1, 6] }] })).toBe(false);
+    expect(validate({ v: '1.0', type: 'HELLO', seq: 1, env_id: 'X', num_envs: 1 })).toBe(false); // no token
+    expect(validate({ v: '1.0', type: 'NOPE', seq: 1 })).toBe(false);
+    expect(validate({ v: '1.0', type: 'PONG', seq: 1, extra: true })).toBe(false);
+    expect(
+      validate({
+        v: '1.0', type: 'WELCOME', seq: 1, versions: { bridge: '0', protocol: '1.0', python: '3', gymnasium: '1', numpy: '2' },
+        observation_space: { type: 'box', shape: [1], dtype: 'float64', low: [-1e309], high: ['Infinity'] },
+        action_space: { type: 'discrete', n: 2, start: 0 }, spec: { id: 'X', max_episode_steps: null }, num_envs: 1, autoreset_mode: 'same-step',
+      }),
+    ).toBe(false); // "Infinity" is not an allowed bound spelling
+  });
+});
