@@ -18,8 +18,8 @@ function fail(error: unknown): never {
   } else {
     const e = error as Error & { details?: { stderrTail?: string; remoteTraceback?: string } };
     process.stderr.write(`error: ${e.message}\n`);
-    if (e.details?.remoteTraceback && !e.message.includes(e.details.remoteTraceback)) process.stderr.write(`${e.details.remoteTraceback}\n`);
-    if (e.details?.stderrTail && !e.message.includes(e.details.stderrTail)) process.stderr.write(`--- environment stderr (tail) ---\n${e.details.stderrTail}\n`);
+    if (e.details?.remoteTraceback && !e.message.includes(e.details.remoteTraceback.trim())) process.stderr.write(`${e.details.remoteTraceback}\n`);
+    if (e.details?.stderrTail && !e.message.includes(e.details.stderrTail.trim())) process.stderr.write(`--- environment stderr (tail) ---\n${e.details.stderrTail}\n`);
   }
   process.exit(1);
 }

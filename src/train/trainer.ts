@@ -24,9 +24,11 @@ export interface TrainResult {
   readonly wallSeconds: number;
 }
 
-/** Writes `file` atomically (temp file + rename). */
+/** Writes `file` atomically (temp file + rename); ±Infinity and NaN become the strings "inf", "-inf", "nan". */
 export function writeJsonAtomic(file: string, value: unknown): void {
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
+  const finite = (_key: string, v: unknown) =>
+    typeof v === 'number' && !Number.isFinite(v) ? (Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf') : v;
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(value, finite, 2)}\n`);
   renameSync(`${file}.tmp`, file);
 }
 
@@ -136,6 +138,12 @@ export async function train(config: ExperimentConfig, container: Container, opti
     const sampleRng = root.fork('replay');
     metadata.status = 'running';
     saveMetadata();
+    if (config.output.progress !== 'none') {
+      const v = env.info.versions;
+      process.stderr.write(
+        `run ${runDir}\nengine ${engine.description}; ${env.info.envId} x${env.numEnvs} via bridge ${v.bridge} (Python ${v.python}, Gymnasium ${v.gymnasium}, MuJoCo ${v.mujoco ?? '-'})\n`,
+      );
+    }
     const initialSparsity = sparsifier.metrics(agent.groups);
     log(0, initialSparsity);
 
