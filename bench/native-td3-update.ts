@@ -117,9 +117,9 @@ function build(engine: Engine, sparsity: number): Td3 {
 
 function concat(a: Float32Array, aw: number, b: Float32Array, bw: number, out: Float32Array): Float32Array {
   const w = aw + bw;
-  for (let r = 0; r < BATCH; r++) {
-    out.set(a.subarray(r * aw, (r + 1) * aw), r * w);
-    out.set(b.subarray(r * bw, (r + 1) * bw), r * w + aw);
+  for (let r = 0, o = 0; r < BATCH; r++) {
+    for (let i = 0; i < aw; i++) out[o++] = a[r * aw + i];
+    for (let i = 0; i < bw; i++) out[o++] = b[r * bw + i];
   }
   return out;
 }

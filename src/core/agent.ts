@@ -34,9 +34,29 @@ export interface Agent {
    * @returns scalar training statistics (`losses/*` metric keys)
    */
   update(buffer: ReplayBuffer): Record<string, number>;
+  /**
+   * Optional start-up check of the run's replay buffer (called once by the trainer before any
+   * step). @throws Error when the agent's options need a buffer feature it lacks (e.g. nStep > 1
+   * without `sampleWindows`)
+   */
+  checkReplayBuffer?(buffer: ReplayBuffer): void;
+  /** Optional description of one gradient iteration, for FLOPs accounting (`src/sparse/flops.ts`). */
+  readonly costModel?: AgentCostModel;
   /** JSON-serialisable scalar state (update counters, RNG); tensors live in `groups`. */
   state(): unknown;
   loadState(state: unknown): void;
+}
+
+/** What one gradient iteration of an actor-critic agent computes (for `flops/*`). */
+export interface AgentCostModel {
+  /** Minibatch size B. */
+  readonly batchSize: number;
+  /** Iterations per actor update (TD3 policy delay d; SAC 1). */
+  readonly actorUpdateInterval: number;
+  /** Critic heads the actor loss back-propagates through (TD3 1: Q1; SAC 2: min(Q1, Q2)). */
+  readonly criticsInActorLoss: number;
+  /** Whether the TD target evaluates the target actor (TD3) or the online actor (SAC). */
+  readonly targetActor: boolean;
 }
 
 /** Builds the run's agent once the environment's spaces are known. */

@@ -25,7 +25,38 @@ export interface Transition {
   readonly nextObservation: Float32Array;
   readonly terminated: boolean;
   readonly truncated: boolean;
+  /**
+   * `[actDim]` the noise-free policy action at collection time, normalised to [-1, 1] (TD3 π(s),
+   * SAC tanh(μ); the random action during warm-up). Optional: the trainer fills it only for
+   * buffers that define `maybeShrink` (RLx2's dynamic-capacity buffer, methods.md §1.b.9).
+   */
+  readonly actionMean?: Float32Array;
 }
+
+/**
+ * `B` windows of `n` consecutive transitions of one environment (RLx2 multi-step TD target,
+ * methods.md §1.b.2–3); arrays are reused between `sampleWindows` calls.
+ */
+export interface TransitionWindows {
+  readonly size: number;
+  /** Window length n. */
+  readonly n: number;
+  /** `[B, obsDim]` s₀ of each window */
+  readonly observations: Float32Array;
+  /** `[B, actDim]` a₀ of each window (normalised, as stored) */
+  readonly actions: Float32Array;
+  /** `[B, n]` r_k */
+  readonly rewards: Float32Array;
+  /** `[B, n]` 1 where slot k ended its episode in a terminal state (nd_k = 0) */
+  readonly terminated: Float32Array;
+  /** `[B, n]` 1 where slot k ended its episode by a time limit (reset flag rf_k) */
+  readonly truncated: Float32Array;
+  /** `[B, n, obsDim]` s'_k of every slot */
+  readonly nextObservations: Float32Array;
+}
+
+/** The policy a buffer may query: `[n, obsDim]` → `[n, actDim]` noise-free normalised actions. */
+export type PolicyFn = (observations: Float32Array, n: number) => Float32Array;
 
 /** The `ReplayBuffer` extension point. */
 export interface ReplayBuffer {
@@ -39,12 +70,26 @@ export interface ReplayBuffer {
    * @throws Error when the buffer is empty
    */
   sample(batchSize: number, rng: Rng): TransitionBatch;
+  /**
+   * Optional: samples `batchSize` windows of `n` consecutive transitions of the same env,
+   * uniformly over the live windows (agents' `nStep` option needs it).
+   * @throws Error when fewer than `n` transitions per env are stored
+   */
+  sampleWindows?(batchSize: number, n: number, rng: Rng): TransitionWindows;
+  /**
+   * Optional hook called by the trainer after every env step (`step` = env steps done so far);
+   * a buffer may drop old data here (RLx2 dynamic capacity). `policy` gives the current
+   * noise-free actions. @returns metrics to log (e.g. `buffer/size`), or nothing
+   */
+  maybeShrink?(step: number, policy: PolicyFn): Record<string, number> | void;
 }
 
 /** What a replay buffer needs to know of the run. */
 export interface ReplayBufferContext {
   readonly observationSize: number;
   readonly actionSize: number;
+  /** Envs stepped together; consecutive transitions of one env are `numEnvs` slots apart. Default 1. */
+  readonly numEnvs?: number;
 }
 
 /** Builds the run's replay buffer once the environment's dimensions are known. */

@@ -25,6 +25,18 @@ export interface Sparsifier {
   afterOptimizerStep(group: NetworkGroup): void;
   /** Called after the Polyak update of `group`'s targets. */
   afterTargetUpdate(group: NetworkGroup): void;
+  /**
+   * Optional, how target networks get their masks. `online` (default): targets share the
+   * online masks (the engine re-masks them in `polyakFrom`, RLx2). `own`: agents call
+   * `polyakFrom(online, tau, { masks: 'none' })` (plain Polyak average, target masks removed)
+   * and the sparsifier sets the targets' own masks in `afterTargetUpdate` (DS-TD3).
+   */
+  readonly targetMasks?: 'online' | 'own';
+  /**
+   * Optional, for FLOPs accounting: a group's backward is dense once every this many of its
+   * updates (RigL's grow criterion); absent when gradients are never dense.
+   */
+  readonly denseGradientInterval?: number;
   /** Hears every evaluation's mean return (GST's reward-aware pruning needs it). */
   onEvaluation(meanReturn: number, step: number): void;
   /** Per-layer and per-network `sparsity/*` metrics (fraction of zeros in weights). */

@@ -65,6 +65,12 @@ export interface BackwardOptions {
   readonly paramGrad?: boolean;
 }
 
+/** Options of `Mlp.polyakFrom`. */
+export interface PolyakOptions {
+  /** `online` (default): targets share the online masks; `none`: unmasked average, masks removed. */
+  readonly masks?: 'online' | 'none';
+}
+
 /** A multi-layer perceptron owned by an engine. */
 export interface Mlp {
   readonly spec: MlpSpec;
@@ -107,9 +113,12 @@ export interface Mlp {
    * Polyak (soft) target update `θ ← τ·θ_online + (1 − τ)·θ` for weights and biases, then
    * `W ← W ⊙ M_online` for every layer the online network masks (targets share the online
    * masks; RLx2 [R-code] / design.md §4).
+   * With `options.masks = 'none'` the average runs over every entry, no mask is applied and this
+   * network's masks are removed (a sparsifier then sets the targets' own masks: DS-TD3's
+   * magnitude top-k targets, methods.md §2.b.4).
    * @param tau in [0, 1]
    */
-  polyakFrom(online: Mlp, tau: number): void;
+  polyakFrom(online: Mlp, tau: number, options?: PolyakOptions): void;
   /** Frees engine memory; the views become invalid. */
   dispose(): void;
 }

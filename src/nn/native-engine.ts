@@ -13,6 +13,7 @@ import type {
   Mlp,
   MlpSpec,
   Optimizer,
+  PolyakOptions,
 } from './engine.js';
 
 /*
@@ -256,10 +257,11 @@ export class NativeMlp implements Mlp {
    * @param tau in [0, 1]
    * @throws RangeError when tau is outside [0, 1] or the shapes differ
    */
-  polyakFrom(online: Mlp, tau: number): void {
+  polyakFrom(online: Mlp, tau: number, options: PolyakOptions = {}): void {
     if (!(tau >= 0 && tau <= 1)) throw new RangeError(`tau must be in [0, 1], got ${tau}`);
     if (!sameShape(this.spec, online.spec)) throw new RangeError(`${this.spec.name}: polyakFrom a network of another shape`);
-    if (online instanceof NativeMlp && online.engineHandle === this.engineHandle) {
+    const unmasked = options.masks === 'none';
+    if (!unmasked && online instanceof NativeMlp && online.engineHandle === this.engineHandle) {
       this.handle.polyakFrom(online.handle, tau);
       this.layers.forEach((l, k) => (l.masked = online.layers[k].masked));
       return;
@@ -271,9 +273,12 @@ export class NativeMlp implements Mlp {
       const lerp = (t: Float32Array, o: Float32Array) => {
         for (let i = 0; i < t.length; i++) t[i] = Math.fround(t[i] * keep) + Math.fround(o[i] * t32);
       };
+      // `masks: 'none'` (DS-TD3 targets with their own masks): drop this layer's mask first,
+      // then average every entry; the sparsifier sets the target's own mask afterwards.
+      if (unmasked) this.setMask(k, null);
       lerp(dst.weight, src.weight);
       lerp(dst.bias, src.bias);
-      this.setMask(k, src.mask);
+      if (!unmasked) this.setMask(k, src.mask);
     });
   }
 

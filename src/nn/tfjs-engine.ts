@@ -32,6 +32,7 @@ import type {
   Mlp,
   MlpSpec,
   Optimizer,
+  PolyakOptions,
 } from './engine.js';
 
 /**
@@ -382,7 +383,7 @@ class TfjsMlp implements Mlp {
    * mask (none where the online layer is dense) and `W ← W ⊙ M_online`.
    * @throws RangeError when tau is outside [0, 1] or the networks differ in shape
    */
-  polyakFrom(online: Mlp, tau: number): void {
+  polyakFrom(online: Mlp, tau: number, options: PolyakOptions = {}): void {
     this.checkAlive();
     if (!(tau >= 0 && tau <= 1)) throw new RangeError(`${this.spec.name}.polyakFrom: tau must be in [0, 1], got ${tau}`);
     this.checkCompatible(online, 'polyakFrom');
@@ -392,7 +393,7 @@ class TfjsMlp implements Mlp {
       const dst = this.layers[k];
       const w = dst.weight;
       const ws = src.weight;
-      const m = src.mask;
+      const m = options.masks === 'none' ? null : src.mask;
       if (m === null) {
         for (let i = 0; i < w.length; i++) w[i] = tau * ws[i] + keep * w[i];
       } else {
@@ -403,6 +404,7 @@ class TfjsMlp implements Mlp {
       for (let i = 0; i < b.length; i++) b[i] = tau * bs[i] + keep * b[i];
       // Targets share the online masks: this layer's mask becomes a copy of the online one (or
       // none), which keeps the invariant W ⊙ (1 − M) = 0 (same as the native engine).
+      // with `masks: 'none'` the target's masks are removed (the sparsifier sets its own).
       if (m === null) dst.maskData = null;
       else if (dst.maskData !== null) dst.maskData.set(m);
       else dst.maskData = Float32Array.from(m);

@@ -171,11 +171,12 @@ function dot(y: ArrayLike<number>, g: ArrayLike<number>): number {
   return s;
 }
 
-/** ReLU on/off pattern of every hidden pre-activation (for kink detection in finite differences). */
+/** On/off pattern of every ReLU pre-activation (for kink detection in finite differences). */
 function reluPattern(net: Mlp, x: Float32Array, batch: number, weights?: Float64Array[]): string {
   const p = refForward(net, x, batch, weights);
+  const L = net.layers.length;
   return p.pre
-    .slice(0, -1)
+    .filter((_, k) => (k === L - 1 ? net.spec.outputActivation : net.spec.hiddenActivation) === 'relu')
     .map((z) => Array.from(z, (v) => (v > 0 ? '1' : '0')).join(''))
     .join('|');
 }
@@ -277,10 +278,11 @@ suite('native engine', () => {
       return checked;
     }
 
-    for (const out of ['tanh', 'linear'] as Activation[]) {
-      it(`dense network, ${out} output: dL/dW, dL/db, dL/dx match central differences`, () => {
+    const activations: [Activation, Activation][] = [['relu', 'tanh'], ['relu', 'linear'], ['tanh', 'linear'], ['linear', 'relu']];
+    for (const [hidden, out] of activations) {
+      it(`dense network, ${hidden} hidden, ${out} output: dL/dW, dL/db, dL/dx match central differences`, () => {
         const r = rng(7);
-        const net = engine.createMlp(spec(sizes, out));
+        const net = engine.createMlp(spec(sizes, out, hidden));
         initNet(net, r);
         const x = randomArray(r, batch * sizes[0]);
         const g = randomArray(r, batch * sizes[sizes.length - 1]);
@@ -409,6 +411,46 @@ suite('native engine', () => {
       a.layers.forEach((l, k) => expect(Array.from(l.weightGrad)).toEqual(Array.from(expected[k])));
       a.dispose();
     });
+  });
+
+  it('sparse and dense kernels agree on masked layers (sparseDensityThreshold 1 vs 0)', () => {
+    const engines = [createNativeEngine({ threads: 2, sparseDensityThreshold: 1 }), createNativeEngine({ threads: 2, sparseDensityThreshold: 0 })];
+    const results = engines.map((e) => {
+      const r = rng(77);
+      const net = e.createMlp(spec([23, 256, 256, 6], 'tanh'));
+      initNet(net, r);
+      net.layers.forEach((l, k) => net.setMask(k, randomMask(r, l.weight.length, 0.5)));
+      const x = randomArray(r, 64 * 23);
+      const y = net.forward(x, 64);
+      const dx = net.backward(randomArray(r, 64 * 6), { inputGrad: true })!;
+      const kernels = (net as NativeMlp).sparseKernelLayers();
+      const out = { y, dx, kernels, dW: net.layers.map((l) => Float32Array.from(l.weightGrad)) };
+      net.dispose();
+      return out;
+    });
+    expect(results[0].kernels).toEqual([true, true, true]);
+    expect(results[1].kernels).toEqual([false, false, false]);
+    // Same summation order in the forward pass and the input gradient: identical.
+    expect(Array.from(results[0].y)).toEqual(Array.from(results[1].y));
+    expect(Array.from(results[0].dx)).toEqual(Array.from(results[1].dx));
+    results[0].dW.forEach((w, k) => expectClose(w, results[1].dW[k], 1e-5, 1e-6 * maxAbs(w), `dW ${k}`));
+    expect(() => createNativeEngine({ sparseDensityThreshold: 2 })).toThrow(RangeError);
+  });
+
+  it('validates engine options, specs and optimizer ownership', () => {
+    expect(() => createNativeEngine({ threads: 0 })).toThrow(RangeError);
+    expect(() => createNativeEngine({ threads: 1.5 })).toThrow(RangeError);
+    expect(createNativeEngine({ threads: 1 }).description).toMatch(/1 thread\)$/);
+    expect(() => engine.createMlp(spec([4]))).toThrow(RangeError);
+    expect(() => engine.createMlp(spec([4, 0, 2]))).toThrow(RangeError);
+    expect(() => engine.createMlp(spec([4, 2], 'softmax' as Activation))).toThrow(RangeError);
+    const other = createNativeEngine({ threads: 1 });
+    const net = other.createMlp(spec([3, 2]));
+    expect(() => engine.createAdam(net, { lr: 1e-3 })).toThrow(TypeError);
+    expect(() => other.createAdam(net, { lr: -1 })).toThrow(RangeError);
+    expect(() => net.predict(new Float32Array(5), 2)).toThrow(RangeError);
+    expect(() => net.predict([1, 2, 3] as unknown as Float32Array, 1)).toThrow(TypeError);
+    net.dispose();
   });
 
   describe('determinism', () => {
@@ -627,12 +669,12 @@ suite('native engine', () => {
           const [w0, b0] = before[k];
           for (let i = 0; i < w0.length; i++) {
             const expected = k === 0 && mask[i] === 0 ? 0 : f(f(w0[i] * f(1 - tau)) + f(o.weight[i] * tau));
-            expect(Math.abs(l.weight[i] - expected)).toBeLessThanOrEqual(Math.abs(expected) * 1.2e-7);
+            expect(Math.abs(l.weight[i] - expected)).toBeLessThanOrEqual(Math.abs(expected) * 2.4e-7); // ≤ 2 ulp
             if (k === 0 && mask[i] === 0) expect(Object.is(l.weight[i], 0)).toBe(true);
           }
           for (let i = 0; i < b0.length; i++) {
             const expected = f(f(b0[i] * f(1 - tau)) + f(o.bias[i] * tau));
-            expect(Math.abs(l.bias[i] - expected)).toBeLessThanOrEqual(Math.abs(expected) * 1.2e-7);
+            expect(Math.abs(l.bias[i] - expected)).toBeLessThanOrEqual(Math.abs(expected) * 2.4e-7);
           }
         });
       }

@@ -1,0 +1,30 @@
+{
+  "targets": [
+    {
+      "target_name": "sparse_rl_native",
+      "sources": [
+        "src/addon.cc",
+        "src/mlp.cc",
+        "src/kernels.cc",
+        "src/thread_pool.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NODE_ADDON_API_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"
+      ],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags": ["-O3", "-march=<!(node -p \"process.env.SPARSE_RL_MARCH || 'native'\")", "-fno-math-errno", "-fexceptions"],
+      "cflags_cc": ["-O3", "-march=<!(node -p \"process.env.SPARSE_RL_MARCH || 'native'\")", "-fno-math-errno", "-fexceptions"],
+      "ldflags": ["-pthread"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "OTHER_CPLUSPLUSFLAGS": ["-O3", "-march=<!(node -p \"process.env.SPARSE_RL_MARCH || 'native'\")", "-fno-math-errno", "-std=gnu++17"]
+      }
+    }
+  ]
+}

@@ -1,0 +1,388 @@
+// Node-API bindings of the native engine (`sparse_rl_native`).
+//
+// Exposes three classes, wrapped by `src/nn/native-engine.ts`:
+// - `Engine(threads)`: thread pool and scratch shared by its networks.
+// - `Mlp(engine, sizes, hidden, output)`: parameters in one external ArrayBuffer (zero-copy
+//   Float32Array views), predict / forward / backward / masks / copy / Polyak.
+// - `Adam(mlp)`: optimizer state in one external ArrayBuffer, `step(...)`.
+// Every method is a single native call; argument errors throw TypeError / RangeError.
+#include <napi.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "mlp.h"
+
+using namespace srl;
+
+namespace {
+
+struct AddonData {
+  Napi::FunctionReference engineCtor;
+  Napi::FunctionReference mlpCtor;
+  Napi::FunctionReference adamCtor;
+};
+
+Act parseAct(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsString()) throw Napi::TypeError::New(env, "activation must be a string");
+  const std::string s = v.As<Napi::String>();
+  if (s == "relu") return Act::Relu;
+  if (s == "tanh") return Act::Tanh;
+  if (s == "linear") return Act::Linear;
+  throw Napi::TypeError::New(env, "unknown activation '" + s + "' (expected relu, tanh or linear)");
+}
+
+/** The Float32Array argument i; throws unless its length is `expected` (when >= 0). */
+Napi::Float32Array floatArrayArg(const Napi::CallbackInfo& info, size_t i, const char* name,
+                                 long long expected) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= i || !info[i].IsTypedArray() ||
+      info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(env, std::string(name) + " must be a Float32Array");
+  Napi::Float32Array a = info[i].As<Napi::Float32Array>();
+  if (expected >= 0 && static_cast<long long>(a.ElementLength()) != expected)
+    throw Napi::RangeError::New(env, std::string(name) + " has length " +
+                                         std::to_string(a.ElementLength()) + ", expected " +
+                                         std::to_string(expected));
+  return a;
+}
+
+int intArg(const Napi::CallbackInfo& info, size_t i, const char* name, int min) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= i || !info[i].IsNumber())
+    throw Napi::TypeError::New(env, std::string(name) + " must be a number");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!(d >= min) || d != static_cast<double>(static_cast<long long>(d)) || d > 2147483647.0)
+    throw Napi::RangeError::New(env, std::string(name) + " must be an integer >= " + std::to_string(min));
+  return static_cast<int>(d);
+}
+
+double numberArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (info.Length() <= i || !info[i].IsNumber())
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+/** An external ArrayBuffer over `block`; the buffer keeps the block alive until collected. */
+Napi::ArrayBuffer exposeBlock(Napi::Env env, const std::shared_ptr<FloatBlock>& block) {
+  auto* holder = new std::shared_ptr<FloatBlock>(block);
+  return Napi::ArrayBuffer::New(
+      env, block->data, block->bytes(),
+      [](Napi::Env, void*, std::shared_ptr<FloatBlock>* h) { delete h; }, holder);
+}
+
+void detachQuietly(Napi::Reference<Napi::ArrayBuffer>& ref) {
+  if (ref.IsEmpty()) return;
+  try {
+    Napi::ArrayBuffer ab = ref.Value();
+    if (!ab.IsDetached()) ab.Detach();
+  } catch (const Napi::Error&) {
+    // Not detachable: the views stay readable; the memory is freed when they are collected.
+  }
+  ref.Reset();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Engine",
+                       {InstanceMethod<&EngineWrap::Threads>("threads"),
+                        InstanceMethod<&EngineWrap::Simd>("simd")});
+  }
+  explicit EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
+    int threads = info.Length() > 0 && !info[0].IsUndefined() ? intArg(info, 0, "threads", 1) : 0;
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    if (threads > 64) threads = 64;
+    double threshold = kSparseDensityThreshold;
+    if (info.Length() > 1 && !info[1].IsUndefined()) {
+      threshold = numberArg(info, 1, "sparseDensityThreshold");
+      if (!(threshold >= 0.0 && threshold <= 1.0))
+        throw Napi::RangeError::New(info.Env(), "sparseDensityThreshold must be in [0, 1]");
+    }
+    ctx = std::make_shared<EngineContext>(threads, threshold);
+  }
+  std::shared_ptr<EngineContext> ctx;
+
+ private:
+  Napi::Value Threads(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), ctx->ws.threads());
+  }
+  Napi::Value Simd(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), std::string(kSimdName) + "/" + std::to_string(VW * 32));
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+
+class MlpWrap : public Napi::ObjectWrap<MlpWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Mlp",
+                       {InstanceMethod<&MlpWrap::Buffer>("buffer"),
+                        InstanceMethod<&MlpWrap::Layout>("layout"),
+                        InstanceMethod<&MlpWrap::Predict>("predict"),
+                        InstanceMethod<&MlpWrap::Forward>("forward"),
+                        InstanceMethod<&MlpWrap::Backward>("backward"),
+                        InstanceMethod<&MlpWrap::SetMask>("setMask"),
+                        InstanceMethod<&MlpWrap::ApplyMasks>("applyMasks"),
+                        InstanceMethod<&MlpWrap::CopyFrom>("copyFrom"),
+                        InstanceMethod<&MlpWrap::PolyakFrom>("polyakFrom"),
+                        InstanceMethod<&MlpWrap::SparseLayers>("sparseLayers"),
+                        InstanceMethod<&MlpWrap::Dispose>("dispose")});
+  }
+
+  explicit MlpWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MlpWrap>(info) {
+    Napi::Env env = info.Env();
+    auto* data = env.GetInstanceData<AddonData>();
+    if (info.Length() < 4 || !info[0].IsObject() ||
+        !info[0].As<Napi::Object>().InstanceOf(data->engineCtor.Value()))
+      throw Napi::TypeError::New(env, "Mlp(engine, sizes, hidden, output): engine expected");
+    EngineWrap* engine = EngineWrap::Unwrap(info[0].As<Napi::Object>());
+    if (!info[1].IsArray()) throw Napi::TypeError::New(env, "sizes must be an array of integers");
+    Napi::Array arr = info[1].As<Napi::Array>();
+    std::vector<int> sizes;
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Value v = arr.Get(i);
+      double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      if (!(d >= 1) || d != static_cast<double>(static_cast<long long>(d)) || d > 1e8)
+        throw Napi::RangeError::New(env, "layer sizes must be positive integers");
+      sizes.push_back(static_cast<int>(d));
+    }
+    if (sizes.size() < 2) throw Napi::RangeError::New(env, "an MLP needs at least 2 layer sizes");
+    mlp_ = std::make_shared<Mlp>(engine->ctx, sizes, parseAct(env, info[2]), parseAct(env, info[3]));
+    buffer_ = Napi::Persistent(exposeBlock(env, mlp_->block()));
+  }
+
+  /** The core network; throws when disposed. */
+  const std::shared_ptr<Mlp>& core(Napi::Env env) const {
+    if (!mlp_) throw Napi::Error::New(env, "this network has been disposed");
+    return mlp_;
+  }
+
+ private:
+  Napi::Value Buffer(const Napi::CallbackInfo& info) {
+    core(info.Env());
+    return buffer_.Value();
+  }
+
+  /** Per layer: [in, out, weight, bias, weightGrad, biasGrad, mask] (float offsets). */
+  Napi::Value Layout(const Napi::CallbackInfo& info) {
+    const Mlp& m = *core(info.Env());
+    Napi::Array out = Napi::Array::New(info.Env(), m.numLayers());
+    for (int k = 0; k < m.numLayers(); ++k) {
+      const LayerLayout& l = m.layout(k);
+      Napi::Array e = Napi::Array::New(info.Env(), 7);
+      const double vals[7] = {double(l.in), double(l.out), double(l.weight), double(l.bias),
+                              double(l.weightGrad), double(l.biasGrad), double(l.mask)};
+      for (uint32_t j = 0; j < 7; ++j) e.Set(j, Napi::Number::New(info.Env(), vals[j]));
+      out.Set(uint32_t(k), e);
+    }
+    return out;
+  }
+
+  Napi::Value Run(const Napi::CallbackInfo& info, bool train) {
+    Napi::Env env = info.Env();
+    Mlp& m = *core(env);
+    const int batch = intArg(info, 1, "batch", 0);
+    Napi::Float32Array x = floatArrayArg(info, 0, "x", (long long)batch * m.inFeatures());
+    Napi::Float32Array y = Napi::Float32Array::New(env, size_t(batch) * m.outFeatures());
+    if (train) m.forward(x.Data(), batch, y.Data());
+    else m.predict(x.Data(), batch, y.Data());
+    return y;
+  }
+  Napi::Value Predict(const Napi::CallbackInfo& info) { return Run(info, false); }
+  Napi::Value Forward(const Napi::CallbackInfo& info) { return Run(info, true); }
+
+  Napi::Value Backward(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Mlp& m = *core(env);
+    if (!m.hasCache()) throw Napi::Error::New(env, "backward called without a preceding forward");
+    const int batch = m.cachedBatch();
+    Napi::Float32Array gy = floatArrayArg(info, 0, "gradOutput", (long long)batch * m.outFeatures());
+    const bool inputGrad = info.Length() > 1 && info[1].ToBoolean().Value();
+    const bool denseGrad = info.Length() > 2 && info[2].ToBoolean().Value();
+    if (!inputGrad) {
+      m.backward(gy.Data(), denseGrad, nullptr);
+      return env.Null();
+    }
+    Napi::Float32Array dx = Napi::Float32Array::New(env, size_t(batch) * m.inFeatures());
+    m.backward(gy.Data(), denseGrad, dx.Data());
+    return dx;
+  }
+
+  Napi::Value SetMask(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Mlp& m = *core(env);
+    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "layer index must be a number");
+    double kd = info[0].As<Napi::Number>().DoubleValue();
+    if (!(kd >= 0 && kd < m.numLayers()) || kd != static_cast<double>(static_cast<int>(kd)))
+      throw Napi::RangeError::New(env, "layer index out of range [0, " + std::to_string(m.numLayers()) + ")");
+    const int k = static_cast<int>(kd);
+    if (info.Length() < 2 || info[1].IsNull() || info[1].IsUndefined()) {
+      m.setMask(k, nullptr);
+      return env.Undefined();
+    }
+    const LayerLayout& l = m.layout(k);
+    Napi::Float32Array mask = floatArrayArg(info, 1, "mask", (long long)l.out * l.in);
+    m.setMask(k, mask.Data());
+    return env.Undefined();
+  }
+
+  Napi::Value ApplyMasks(const Napi::CallbackInfo& info) {
+    core(info.Env())->applyMasks();
+    return info.Env().Undefined();
+  }
+
+  Mlp& otherArg(const Napi::CallbackInfo& info, const Mlp& self) {
+    Napi::Env env = info.Env();
+    auto* data = env.GetInstanceData<AddonData>();
+    if (info.Length() < 1 || !info[0].IsObject() ||
+        !info[0].As<Napi::Object>().InstanceOf(data->mlpCtor.Value()))
+      throw Napi::TypeError::New(env, "a native Mlp expected");
+    Mlp& o = *MlpWrap::Unwrap(info[0].As<Napi::Object>())->core(env);
+    if (o.sizes() != self.sizes() || o.hiddenAct() != self.hiddenAct() || o.outputAct() != self.outputAct())
+      throw Napi::RangeError::New(env, "networks have different shapes or activations");
+    if (&o.context() != &self.context())
+      throw Napi::Error::New(env, "networks belong to different engines");
+    return o;
+  }
+
+  Napi::Value CopyFrom(const Napi::CallbackInfo& info) {
+    Mlp& m = *core(info.Env());
+    m.copyFrom(otherArg(info, m));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value PolyakFrom(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Mlp& m = *core(env);
+    Mlp& o = otherArg(info, m);
+    const double tau = numberArg(info, 1, "tau");
+    if (!(tau >= 0.0 && tau <= 1.0)) throw Napi::RangeError::New(env, "tau must be in [0, 1]");
+    m.polyakFrom(o, static_cast<float>(tau));
+    return env.Undefined();
+  }
+
+  /** Per layer: true when the sparse kernels are used (masked and sparse enough). */
+  Napi::Value SparseLayers(const Napi::CallbackInfo& info) {
+    const Mlp& m = *core(info.Env());
+    Napi::Array out = Napi::Array::New(info.Env(), m.numLayers());
+    for (int k = 0; k < m.numLayers(); ++k) out.Set(uint32_t(k), Napi::Boolean::New(info.Env(), m.usesSparseKernels(k)));
+    return out;
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (mlp_) {
+      mlp_->releaseCache();
+      mlp_.reset();
+      detachQuietly(buffer_);
+    }
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<Mlp> mlp_;
+  Napi::Reference<Napi::ArrayBuffer> buffer_;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+class AdamWrap : public Napi::ObjectWrap<AdamWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Adam",
+                       {InstanceMethod<&AdamWrap::Buffer>("buffer"),
+                        InstanceMethod<&AdamWrap::Layout>("layout"),
+                        InstanceMethod<&AdamWrap::Step>("step"),
+                        InstanceMethod<&AdamWrap::Dispose>("dispose")});
+  }
+
+  explicit AdamWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AdamWrap>(info) {
+    Napi::Env env = info.Env();
+    auto* data = env.GetInstanceData<AddonData>();
+    if (info.Length() < 1 || !info[0].IsObject() ||
+        !info[0].As<Napi::Object>().InstanceOf(data->mlpCtor.Value()))
+      throw Napi::TypeError::New(env, "Adam(mlp): a native Mlp expected");
+    MlpWrap* mw = MlpWrap::Unwrap(info[0].As<Napi::Object>());
+    mlpRef_ = Napi::Persistent(info[0].As<Napi::Object>());
+    adam_ = std::make_unique<Adam>(mw->core(env));
+    buffer_ = Napi::Persistent(exposeBlock(env, adam_->block()));
+  }
+
+ private:
+  Adam& core(Napi::Env env) {
+    if (!adam_) throw Napi::Error::New(env, "this optimizer has been disposed");
+    return *adam_;
+  }
+
+  Napi::Value Buffer(const Napi::CallbackInfo& info) {
+    core(info.Env());
+    return buffer_.Value();
+  }
+
+  /** Per layer: [mWeight, vWeight, mBias, vBias] (float offsets). */
+  Napi::Value Layout(const Napi::CallbackInfo& info) {
+    Adam& a = core(info.Env());
+    const int L = a.mlp()->numLayers();
+    Napi::Array out = Napi::Array::New(info.Env(), L);
+    for (int k = 0; k < L; ++k) {
+      const Adam::Offsets& o = a.offsets(k);
+      Napi::Array e = Napi::Array::New(info.Env(), 4);
+      e.Set(0u, Napi::Number::New(info.Env(), double(o.mWeight)));
+      e.Set(1u, Napi::Number::New(info.Env(), double(o.vWeight)));
+      e.Set(2u, Napi::Number::New(info.Env(), double(o.mBias)));
+      e.Set(3u, Napi::Number::New(info.Env(), double(o.vBias)));
+      out.Set(uint32_t(k), e);
+    }
+    return out;
+  }
+
+  /** step(t, lr, beta1, beta2, eps, weightDecay) */
+  Napi::Value Step(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Adam& a = core(env);
+    // The network must still be alive (not disposed).
+    MlpWrap::Unwrap(mlpRef_.Value())->core(env);
+    const double t = numberArg(info, 0, "step"), lr = numberArg(info, 1, "lr");
+    const double b1 = numberArg(info, 2, "beta1"), b2 = numberArg(info, 3, "beta2");
+    const double eps = numberArg(info, 4, "eps"), wd = numberArg(info, 5, "weightDecay");
+    if (!(t >= 1)) throw Napi::RangeError::New(env, "step count must be >= 1");
+    a.step(t, lr, b1, b2, eps, wd);
+    return env.Undefined();
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (adam_) {
+      adam_.reset();
+      detachQuietly(buffer_);
+      mlpRef_.Reset();
+    }
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<Adam> adam_;
+  Napi::Reference<Napi::ArrayBuffer> buffer_;
+  Napi::ObjectReference mlpRef_;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  Napi::Function engine = EngineWrap::Init(env);
+  Napi::Function mlp = MlpWrap::Init(env);
+  Napi::Function adam = AdamWrap::Init(env);
+  data->engineCtor = Napi::Persistent(engine);
+  data->mlpCtor = Napi::Persistent(mlp);
+  data->adamCtor = Napi::Persistent(adam);
+  env.SetInstanceData<AddonData>(data);
+  exports.Set("Engine", engine);
+  exports.Set("Mlp", mlp);
+  exports.Set("Adam", adam);
+  exports.Set("simdWidth", Napi::Number::New(env, VW));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(sparse_rl_native, Init)

@@ -1,0 +1,147 @@
+// Compute kernels of the native engine: dense GEMM with fused epilogues, sparse row-gather
+// products (CSR SpMM for forward, CSC for input gradients), SDDMM for masked weight gradients,
+// transposes and element-wise optimizer updates. All kernels are float32 and deterministic: every
+// output element is produced by exactly one thread with a fixed summation order, so results do
+// not depend on the thread count.
+//
+// Layout conventions: activations are kept feature-major ("transposed", [features][bpad]) with the
+// batch padded to a multiple of VW, so the batch is the SIMD dimension of every kernel.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "simd.h"
+#include "thread_pool.h"
+
+namespace srl {
+
+enum class Act : int { Linear = 0, Relu = 1, Tanh = 2 };
+
+/** How an auxiliary matrix (same indexing as the output) multiplies the result. */
+enum class AuxOp : int {
+  None = 0,
+  ReluGrad = 1,  // keep where aux > 0 (aux = relu output)
+  TanhGrad = 2,  // times 1 - aux^2 (aux = tanh output)
+  Mask = 3,      // keep where aux != 0 (aux = 0/1 mask)
+};
+
+/** Fused epilogue of a GEMM / SpMM output block: out = aux∘act(acc + bias). */
+struct Epilogue {
+  const float* bias = nullptr;  // indexed by output row; null = no bias
+  Act act = Act::Linear;
+  const float* aux = nullptr;   // indexed like the output with leading dimension ldaux
+  ptrdiff_t ldaux = 0;
+  AuxOp auxOp = AuxOp::None;
+};
+
+/** A 64-byte aligned float buffer that only grows. Contents are not preserved on growth. */
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  ~AlignedBuffer() { std::free(data_); }
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  /** Ensures room for n floats; returns the (possibly new) pointer. */
+  float* ensure(size_t n) {
+    if (n > cap_) {
+      std::free(data_);
+      size_t bytes = (n * sizeof(float) + kAlign - 1) / kAlign * kAlign;
+      data_ = static_cast<float*>(std::aligned_alloc(kAlign, bytes));
+      if (!data_) {
+        cap_ = 0;
+        throw std::bad_alloc();
+      }
+      cap_ = n;
+    }
+    return data_;
+  }
+  float* data() const { return data_; }
+  size_t capacity() const { return cap_; }
+  /** Frees the memory. */
+  void release() {
+    std::free(data_);
+    data_ = nullptr;
+    cap_ = 0;
+  }
+
+ private:
+  float* data_ = nullptr;
+  size_t cap_ = 0;
+};
+
+/** Thread pool plus per-thread scratch used by the kernels. One per engine. */
+class Workspace {
+ public:
+  explicit Workspace(int threads) : pool(threads), pack(threads) {
+    for (auto& p : pack) p.reset(new AlignedBuffer());
+  }
+  ThreadPool pool;
+  std::vector<std::unique_ptr<AlignedBuffer>> pack;  // per-thread GEMM packing buffers
+  int threads() const { return pool.size(); }
+};
+
+/**
+ * C[M,N] = epi(A[M,K] · B[K,N]). A(m,k) = A[m*rsa + k*csa] (any strides). B and C are row-major
+ * with leading dimensions ldb / ldc; N, ldb, ldc must be multiples of VW and B, C aligned.
+ * Epilogue aux (if any) is indexed like C; bias by row m.
+ */
+void gemm(Workspace& ws, int M, int N, int K, const float* A, ptrdiff_t rsa, ptrdiff_t csa,
+          const float* B, ptrdiff_t ldb, float* C, ptrdiff_t ldc, const Epilogue& ep);
+
+/**
+ * Row-gather sparse product: for every output row r in [0, rows):
+ *   out[r][0:bpad] = epi( Σ_{j ∈ [ptr[r], ptr[r+1])} W[wofs[j]] · S[idx[j]][0:bpad] ).
+ * With a CSR index of a weight (idx = column, wofs = r*in + column) this is the forward
+ * Yᵀ = W·Xᵀ; with a CSC index (idx = row o, wofs = o*in + r) it is the input gradient Wᵀ·dZᵀ.
+ * S and out are feature-major with leading dimensions lds / ldo (multiples of VW, aligned).
+ */
+void spmm(Workspace& ws, int rows, const int* ptr, const int* idx, const int* wofs,
+          const float* W, const float* S, ptrdiff_t lds, int bpad, float* out, ptrdiff_t ldo,
+          const Epilogue& ep);
+
+/**
+ * Sampled dense-dense product for masked weight gradients: for each active (o, i) of a CSR
+ * index, dW[o*in + i] = Σ_b DZ[o][b] · S[i][b] over b in [0, bpad). Other entries untouched.
+ */
+void sddmm(Workspace& ws, int rows, int in, const int* ptr, const int* idx, const float* DZ,
+           ptrdiff_t lddz, const float* S, ptrdiff_t lds, int bpad, float* dW);
+
+/** dst[c][r] = src[r][c] for r < rows, c < cols. */
+void transpose(Workspace& ws, const float* src, ptrdiff_t lds, int rows, int cols, float* dst,
+               ptrdiff_t ldd);
+
+/** out[r] = Σ_c A[r][c] for c < cols (cols a multiple of VW, A aligned rows). */
+void rowSums(Workspace& ws, const float* A, ptrdiff_t lda, int rows, int cols, float* out);
+
+/** p[i] = mask[i] != 0 ? p[i] : 0 (mask may be null: no-op). */
+void applyMask(Workspace& ws, float* p, const float* mask, size_t n);
+
+/** Copies n floats. */
+void copy(Workspace& ws, float* dst, const float* src, size_t n);
+
+/** Sets n floats to 0. */
+void zero(Workspace& ws, float* dst, size_t n);
+
+/** t = t·(1−τ) + o·τ, then t = mask != 0 ? t : 0 when mask is given. */
+void polyak(Workspace& ws, float* t, const float* o, const float* mask, size_t n, float tau);
+
+/** Scalars of one Adam step (PyTorch `torch.optim.Adam`, float32 arithmetic). */
+struct AdamScalars {
+  float beta1, beta2, oneMinusBeta1, oneMinusBeta2, eps, weightDecay;
+  float negStepSize;       // −lr / (1 − β1^t)
+  float biasCorr2Sqrt;     // sqrt(1 − β2^t)
+};
+
+/**
+ * One Adam step on n parameters with gradient g, moments m, v; when mask is given the gradient
+ * is masked first and the parameter masked after.
+ */
+void adam(Workspace& ws, float* p, const float* g, float* m, float* v, const float* mask, size_t n,
+          const AdamScalars& s);
+
+}  // namespace srl

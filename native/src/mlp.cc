@@ -1,0 +1,374 @@
+#include "mlp.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+namespace srl {
+
+namespace {
+
+std::atomic<uint64_t> gMaskStamp{0};
+
+size_t alignUp(size_t n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
+
+std::shared_ptr<const SparseIndex> buildIndex(const float* mask, int out, int in, double threshold) {
+  auto idx = std::make_shared<SparseIndex>();
+  const size_t total = size_t(out) * in;
+  int nnz = 0;
+  for (size_t i = 0; i < total; ++i) nnz += mask[i] != 0.0f;
+  idx->nnz = nnz;
+  idx->useSparse = double(nnz) <= threshold * double(total);
+  if (!idx->useSparse) return idx;
+  idx->rowPtr.resize(out + 1);
+  idx->colIdx.resize(nnz);
+  idx->rowWofs.resize(nnz);
+  idx->colPtr.assign(in + 1, 0);
+  idx->colRow.resize(nnz);
+  idx->colWofs.resize(nnz);
+  int j = 0;
+  for (int o = 0; o < out; ++o) {
+    idx->rowPtr[o] = j;
+    const float* m = mask + size_t(o) * in;
+    for (int i = 0; i < in; ++i) {
+      if (m[i] != 0.0f) {
+        idx->colIdx[j] = i;
+        idx->rowWofs[j] = o * in + i;
+        ++idx->colPtr[i + 1];
+        ++j;
+      }
+    }
+  }
+  idx->rowPtr[out] = j;
+  for (int i = 0; i < in; ++i) idx->colPtr[i + 1] += idx->colPtr[i];
+  std::vector<int> fill(idx->colPtr.begin(), idx->colPtr.end() - 1);
+  for (int o = 0; o < out; ++o) {
+    for (int p = idx->rowPtr[o]; p < idx->rowPtr[o + 1]; ++p) {
+      const int i = idx->colIdx[p];
+      const int q = fill[i]++;
+      idx->colRow[q] = o;  // rows ascending within each column
+      idx->colWofs[q] = o * in + i;
+    }
+  }
+  return idx;
+}
+
+AuxOp gradOpFor(Act act) {
+  switch (act) {
+    case Act::Relu: return AuxOp::ReluGrad;
+    case Act::Tanh: return AuxOp::TanhGrad;
+    default: return AuxOp::None;
+  }
+}
+
+}  // namespace
+
+FloatBlock::FloatBlock(size_t n) : floats(n) {
+  size_t bytes = std::max<size_t>(1, (n * sizeof(float) + kAlign - 1) / kAlign) * kAlign;
+  data = static_cast<float*>(std::aligned_alloc(kAlign, bytes));
+  if (!data) throw std::bad_alloc();
+  std::memset(data, 0, bytes);
+}
+
+FloatBlock::~FloatBlock() { std::free(data); }
+
+// ---------------------------------------------------------------------------------------------
+
+Mlp::Mlp(std::shared_ptr<EngineContext> ctx, std::vector<int> sizes, Act hidden, Act output)
+    : ctx_(std::move(ctx)), sizes_(std::move(sizes)), hidden_(hidden), output_(output) {
+  if (sizes_.size() < 2) throw std::invalid_argument("an MLP needs at least 2 layer sizes");
+  for (int s : sizes_)
+    if (s < 1) throw std::invalid_argument("layer sizes must be >= 1");
+  const int L = static_cast<int>(sizes_.size()) - 1;
+  layout_.resize(L);
+  layers_.resize(L);
+  size_t off = 0;
+  for (int k = 0; k < L; ++k) {
+    LayerLayout& l = layout_[k];
+    l.in = sizes_[k];
+    l.out = sizes_[k + 1];
+    const size_t w = size_t(l.in) * l.out;
+    l.weight = off; off = alignUp(off + w);
+    l.bias = off; off = alignUp(off + l.out);
+    l.weightGrad = off; off = alignUp(off + w);
+    l.biasGrad = off; off = alignUp(off + l.out);
+    l.mask = off; off = alignUp(off + w);
+  }
+  block_ = std::make_shared<FloatBlock>(off);
+}
+
+void Mlp::layerForward(int k, const float* inT, float* outT, int bpad) {
+  const LayerLayout& l = layout_[k];
+  Epilogue ep;
+  ep.bias = bias(k);
+  ep.act = actOf(k);
+  const SparseIndex* idx = layers_[k].index.get();
+  if (idx && idx->useSparse) {
+    spmm(ctx_->ws, l.out, idx->rowPtr.data(), idx->colIdx.data(), idx->rowWofs.data(), weight(k),
+         inT, bpad, bpad, outT, bpad, ep);
+  } else {
+    gemm(ctx_->ws, l.out, bpad, l.in, weight(k), l.in, 1, inT, bpad, outT, bpad, ep);
+  }
+}
+
+void Mlp::runLayers(const float* xT, int bpad, float* const* outs) {
+  const float* cur = xT;
+  for (int k = 0; k < numLayers(); ++k) {
+    layerForward(k, cur, outs[k], bpad);
+    cur = outs[k];
+  }
+}
+
+namespace {
+/** xT[in][bpad] = transpose(x[batch][in]) with zero padding columns. */
+void inputToFeatureMajor(Workspace& ws, const float* x, int batch, int in, int bpad, float* xT) {
+  transpose(ws, x, in, batch, in, xT, bpad);
+  if (bpad > batch)
+    for (int i = 0; i < in; ++i) std::memset(xT + size_t(i) * bpad + batch, 0, (bpad - batch) * sizeof(float));
+}
+}  // namespace
+
+void Mlp::predict(const float* x, int batch, float* y) {
+  if (batch <= 0) return;
+  const int bpad = roundUp(batch, VW);
+  int width = 0;
+  for (int s : sizes_) width = std::max(width, s);
+  const size_t cap = size_t(width) * bpad;
+  float* xT = ctx_->xT.ensure(size_t(inFeatures()) * bpad);
+  float* bufs[2] = {ctx_->ping.ensure(cap), ctx_->pong.ensure(cap)};
+  inputToFeatureMajor(ctx_->ws, x, batch, inFeatures(), bpad, xT);
+  std::vector<float*> outs(numLayers());
+  for (int k = 0; k < numLayers(); ++k) outs[k] = bufs[k & 1];
+  runLayers(xT, bpad, outs.data());
+  transpose(ctx_->ws, outs.back(), bpad, outFeatures(), batch, y, outFeatures());
+}
+
+void Mlp::forward(const float* x, int batch, float* y) {
+  if (batch <= 0) {
+    cacheBatch_ = 0;
+    return;
+  }
+  const int bpad = roundUp(batch, VW);
+  const int L = numLayers();
+  cacheOffsets_.resize(L + 1);
+  size_t total = 0;
+  for (int k = 0; k <= L; ++k) {
+    cacheOffsets_[k] = total;
+    total += size_t(sizes_[k]) * bpad;
+  }
+  float* base = cache_.ensure(total);
+  inputToFeatureMajor(ctx_->ws, x, batch, inFeatures(), bpad, base);
+  std::vector<float*> outs(L);
+  for (int k = 0; k < L; ++k) outs[k] = base + cacheOffsets_[k + 1];
+  cacheBatch_ = 0;  // invalid while being rewritten
+  runLayers(base, bpad, outs.data());
+  cacheBatch_ = batch;
+  cacheBpad_ = bpad;
+  transpose(ctx_->ws, outs.back(), bpad, outFeatures(), batch, y, outFeatures());
+}
+
+void Mlp::backward(const float* gy, bool denseGrad, float* dx) {
+  if (cacheBatch_ <= 0) throw std::logic_error("backward called without a preceding forward");
+  Workspace& ws = ctx_->ws;
+  const int batch = cacheBatch_, bpad = cacheBpad_, L = numLayers();
+  int width = 0;
+  for (int s : sizes_) width = std::max(width, s);
+  const size_t cap = size_t(width) * bpad;
+  float* dz = ctx_->ping.ensure(cap);
+  float* dzPrev = ctx_->pong.ensure(cap);
+  float* const base = cache_.data();
+  auto act = [&](int k) { return base + cacheOffsets_[k]; };  // activation k (0 = input), [size][bpad]
+
+  // dZ_L = gy ⊙ act'(y), feature-major with zero padding columns.
+  const int out = outFeatures();
+  inputToFeatureMajor(ws, gy, batch, out, bpad, dz);
+  const AuxOp outOp = gradOpFor(output_);
+  if (outOp != AuxOp::None) {
+    const float* y = act(L);
+    for (int o = 0; o < out; ++o) {
+      float* d = dz + size_t(o) * bpad;
+      const float* yy = y + size_t(o) * bpad;
+      for (int b = 0; b < bpad; b += VW) {
+        vf g = vload(d + b), a = vload(yy + b);
+        vstore(d + b, outOp == AuxOp::ReluGrad ? vrelu_mask(a, g) : g * (1.0f - a * a));
+      }
+    }
+  }
+
+  for (int k = L - 1; k >= 0; --k) {
+    const LayerLayout& l = layout_[k];
+    const LayerState& st = layers_[k];
+    const SparseIndex* idx = st.index.get();
+    const float* hin = act(k);  // [in][bpad]
+    float* dW = weightGrad(k);
+
+    rowSums(ws, dz, bpad, l.out, bpad, biasGrad(k));
+
+    if (idx && idx->useSparse && !denseGrad) {
+      zero(ws, dW, size_t(l.out) * l.in);
+      sddmm(ws, l.out, l.in, idx->rowPtr.data(), idx->colIdx.data(), dz, bpad, hin, bpad, bpad, dW);
+    } else {
+      const int inPad = roundUp(l.in, VW);
+      float* hRow = ctx_->rowAct.ensure(size_t(batch) * inPad);
+      transpose(ws, hin, bpad, l.in, batch, hRow, inPad);
+      if (inPad > l.in)
+        for (int b = 0; b < batch; ++b)
+          std::memset(hRow + size_t(b) * inPad + l.in, 0, (inPad - l.in) * sizeof(float));
+      const bool maskGrad = st.masked && !denseGrad;
+      Epilogue ep;
+      if (inPad == l.in) {
+        if (maskGrad) {
+          ep.aux = mask(k);
+          ep.ldaux = l.in;
+          ep.auxOp = AuxOp::Mask;
+        }
+        gemm(ws, l.out, inPad, batch, dz, bpad, 1, hRow, inPad, dW, l.in, ep);
+      } else {
+        float* pad = ctx_->dwPad.ensure(size_t(l.out) * inPad);
+        gemm(ws, l.out, inPad, batch, dz, bpad, 1, hRow, inPad, pad, inPad, ep);
+        const float* m = maskGrad ? mask(k) : nullptr;
+        for (int o = 0; o < l.out; ++o) {
+          const float* src = pad + size_t(o) * inPad;
+          float* dst = dW + size_t(o) * l.in;
+          if (m) {
+            const float* mm = m + size_t(o) * l.in;
+            for (int i = 0; i < l.in; ++i) dst[i] = mm[i] != 0.0f ? src[i] : 0.0f;
+          } else {
+            std::memcpy(dst, src, l.in * sizeof(float));
+          }
+        }
+      }
+    }
+
+    if (k == 0 && !dx) break;
+    // dH_{k-1} = Wᵀ dZ_k, times act'(H_{k-1}) for hidden layers.
+    Epilogue ep;
+    if (k > 0) {
+      ep.auxOp = gradOpFor(hidden_);
+      if (ep.auxOp != AuxOp::None) {
+        ep.aux = hin;
+        ep.ldaux = bpad;
+      }
+    }
+    if (idx && idx->useSparse) {
+      spmm(ws, l.in, idx->colPtr.data(), idx->colRow.data(), idx->colWofs.data(), weight(k), dz,
+           bpad, bpad, dzPrev, bpad, ep);
+    } else {
+      gemm(ws, l.in, bpad, l.out, weight(k), 1, l.in, dz, bpad, dzPrev, bpad, ep);
+    }
+    std::swap(dz, dzPrev);
+  }
+  if (dx) transpose(ws, dz, bpad, inFeatures(), batch, dx, inFeatures());
+}
+
+void Mlp::setMask(int k, const float* m) {
+  LayerState& st = layers_[k];
+  const LayerLayout& l = layout_[k];
+  const size_t n = size_t(l.out) * l.in;
+  if (!m) {
+    st.masked = false;
+    st.maskStamp = 0;
+    st.index.reset();
+    return;
+  }
+  float* dst = mask(k);
+  for (size_t i = 0; i < n; ++i) dst[i] = m[i] != 0.0f ? 1.0f : 0.0f;
+  st.masked = true;
+  st.maskStamp = ++gMaskStamp;
+  st.index = buildIndex(dst, l.out, l.in, ctx_->sparseThreshold);
+  applyMask(ctx_->ws, weight(k), dst, n);
+}
+
+void Mlp::applyMasks() {
+  for (int k = 0; k < numLayers(); ++k)
+    if (layers_[k].masked)
+      applyMask(ctx_->ws, weight(k), mask(k), size_t(layout_[k].out) * layout_[k].in);
+}
+
+void Mlp::shareMask(int k, const Mlp& o) {
+  LayerState& st = layers_[k];
+  const LayerState& os = o.layers_[k];
+  if (!os.masked) {
+    st.masked = false;
+    st.maskStamp = 0;
+    st.index.reset();
+    return;
+  }
+  if (st.masked && st.maskStamp == os.maskStamp) return;
+  copy(ctx_->ws, mask(k), o.mask(k), size_t(layout_[k].out) * layout_[k].in);
+  st.masked = true;
+  st.maskStamp = os.maskStamp;
+  st.index = os.index;
+}
+
+void Mlp::copyFrom(const Mlp& o) {
+  if (&o == this) return;
+  for (int k = 0; k < numLayers(); ++k) {
+    const LayerLayout& l = layout_[k];
+    copy(ctx_->ws, weight(k), o.weight(k), size_t(l.out) * l.in);
+    std::memcpy(bias(k), o.bias(k), l.out * sizeof(float));
+    shareMask(k, o);
+  }
+}
+
+void Mlp::polyakFrom(const Mlp& o, float tau) {
+  for (int k = 0; k < numLayers(); ++k) {
+    const LayerLayout& l = layout_[k];
+    if (&o != this) shareMask(k, o);
+    const float* m = layers_[k].masked ? mask(k) : nullptr;
+    polyak(ctx_->ws, weight(k), o.weight(k), m, size_t(l.out) * l.in, tau);
+    polyak(ctx_->ws, bias(k), o.bias(k), nullptr, l.out, tau);
+  }
+}
+
+void Mlp::releaseCache() {
+  cacheBatch_ = 0;
+  cacheOffsets_.clear();
+  cache_.release();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Adam::Adam(std::shared_ptr<Mlp> mlp) : mlp_(std::move(mlp)) {
+  const int L = mlp_->numLayers();
+  offsets_.resize(L);
+  size_t off = 0;
+  for (int k = 0; k < L; ++k) {
+    const LayerLayout& l = mlp_->layout(k);
+    const size_t w = size_t(l.in) * l.out;
+    Offsets& o = offsets_[k];
+    o.mWeight = off; off = alignUp(off + w);
+    o.vWeight = off; off = alignUp(off + w);
+    o.mBias = off; off = alignUp(off + l.out);
+    o.vBias = off; off = alignUp(off + l.out);
+  }
+  block_ = std::make_shared<FloatBlock>(off);
+}
+
+void Adam::step(double t, double lr, double beta1, double beta2, double eps, double weightDecay) {
+  Mlp& net = *mlp_;
+  const double bc1 = 1.0 - std::pow(beta1, t);
+  const double bc2 = 1.0 - std::pow(beta2, t);
+  AdamScalars s;
+  s.beta1 = static_cast<float>(beta1);
+  s.beta2 = static_cast<float>(beta2);
+  s.oneMinusBeta1 = static_cast<float>(1.0 - beta1);
+  s.oneMinusBeta2 = static_cast<float>(1.0 - beta2);
+  s.eps = static_cast<float>(eps);
+  s.weightDecay = static_cast<float>(weightDecay);
+  s.negStepSize = static_cast<float>(-(lr / bc1));
+  s.biasCorr2Sqrt = static_cast<float>(std::sqrt(bc2));
+  Workspace& ws = net.context().ws;
+  float* st = block_->data;
+  for (int k = 0; k < net.numLayers(); ++k) {
+    const LayerLayout& l = net.layout(k);
+    const Offsets& o = offsets_[k];
+    adam(ws, net.weight(k), net.weightGrad(k), st + o.mWeight, st + o.vWeight,
+         net.masked(k) ? net.mask(k) : nullptr, size_t(l.out) * l.in, s);
+    adam(ws, net.bias(k), net.biasGrad(k), st + o.mBias, st + o.vBias, nullptr, l.out, s);
+  }
+}
+
+}  // namespace srl

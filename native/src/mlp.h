@@ -1,0 +1,156 @@
+// Core (Node-API free) multi-layer perceptron of the native engine.
+//
+// Parameters live in one 64-byte aligned block shared with JavaScript (zero-copy views):
+// per layer `weight [out,in]`, `bias [out]`, `weightGrad [out,in]`, `biasGrad [out]`,
+// `mask [out,in]`. Activations are cached feature-major (`[features][bpad]`, bpad = batch
+// rounded up to the SIMD width) so that the batch is the vector dimension of every kernel.
+// Masked layers below a density threshold run on sparse index structures (CSR for the forward
+// pass and SDDMM weight gradients, CSC for input gradients) rebuilt only when the mask changes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels.h"
+
+namespace srl {
+
+/** A 64-byte aligned float block, shared by the C++ owner and JavaScript views. */
+struct FloatBlock {
+  explicit FloatBlock(size_t n);
+  ~FloatBlock();
+  FloatBlock(const FloatBlock&) = delete;
+  FloatBlock& operator=(const FloatBlock&) = delete;
+  float* data = nullptr;
+  size_t floats = 0;
+  size_t bytes() const { return floats * sizeof(float); }
+};
+
+/** Per-engine state: thread pool and scratch buffers shared by all networks of the engine. */
+struct EngineContext {
+  EngineContext(int threads, double sparseThreshold) : ws(threads), sparseThreshold(sparseThreshold) {}
+  Workspace ws;
+  /** Density at or below which masked layers use the sparse kernels. */
+  double sparseThreshold;
+  AlignedBuffer xT;      // predict: transposed input
+  AlignedBuffer ping;    // predict: layer outputs / backward: gradients
+  AlignedBuffer pong;
+  AlignedBuffer rowAct;  // backward: activations in row-major [batch][inPad] for dense dW
+  AlignedBuffer dwPad;   // backward: dW with padded rows when in % VW != 0
+};
+
+/** Immutable sparse index of a mask (shared between networks with the same mask). */
+struct SparseIndex {
+  int nnz = 0;
+  bool useSparse = false;          // density below the threshold: sparse kernels are used
+  std::vector<int> rowPtr, colIdx, rowWofs;  // CSR (out rows); wofs = o*in + i
+  std::vector<int> colPtr, colRow, colWofs;  // CSC (in columns)
+};
+
+/** Float offsets of one layer's arrays inside the parameter block. */
+struct LayerLayout {
+  int in = 0, out = 0;
+  size_t weight = 0, bias = 0, weightGrad = 0, biasGrad = 0, mask = 0;
+};
+
+/** Default density at or below which masked layers use the sparse kernels. */
+constexpr double kSparseDensityThreshold = 0.4;
+
+class Mlp {
+ public:
+  /**
+   * @param sizes `[in, h1, ..., out]`, at least 2 entries, all >= 1.
+   * Weights, biases and gradients start at zero; no masks.
+   */
+  Mlp(std::shared_ptr<EngineContext> ctx, std::vector<int> sizes, Act hidden, Act output);
+
+  int numLayers() const { return static_cast<int>(layout_.size()); }
+  int inFeatures() const { return sizes_.front(); }
+  int outFeatures() const { return sizes_.back(); }
+  const std::vector<int>& sizes() const { return sizes_; }
+  Act hiddenAct() const { return hidden_; }
+  Act outputAct() const { return output_; }
+  const LayerLayout& layout(int k) const { return layout_[k]; }
+  const std::shared_ptr<FloatBlock>& block() const { return block_; }
+  bool masked(int k) const { return layers_[k].masked; }
+  bool usesSparseKernels(int k) const { return layers_[k].index && layers_[k].index->useSparse; }
+  EngineContext& context() const { return *ctx_; }
+
+  /** Inference: y[batch][out] from x[batch][in]; no cache. */
+  void predict(const float* x, int batch, float* y);
+  /** Training forward: like predict but caches activations for backward. */
+  void forward(const float* x, int batch, float* y);
+  bool hasCache() const { return cacheBatch_ > 0; }
+  int cachedBatch() const { return cacheBatch_; }
+  /**
+   * Back-propagates gy[batch][out] of the cached forward; overwrites weightGrad / biasGrad;
+   * writes dx[batch][in] when dx is not null. Inactive positions of masked layers get 0
+   * unless denseGrad.
+   */
+  void backward(const float* gy, bool denseGrad, float* dx);
+
+  /** Sets (mask != null, copied and normalised to 0/1) or removes the mask of layer k. */
+  void setMask(int k, const float* mask);
+  void applyMasks();
+  /** Copies weights, biases and masks of `o` (same sizes). */
+  void copyFrom(const Mlp& o);
+  /** θ ← τ·θ_o + (1−τ)·θ; masks become those of `o`, weights re-masked. */
+  void polyakFrom(const Mlp& o, float tau);
+  /** Releases the activation cache (the parameter block stays alive while shared). */
+  void releaseCache();
+
+  float* weight(int k) const { return block_->data + layout_[k].weight; }
+  float* bias(int k) const { return block_->data + layout_[k].bias; }
+  float* weightGrad(int k) const { return block_->data + layout_[k].weightGrad; }
+  float* biasGrad(int k) const { return block_->data + layout_[k].biasGrad; }
+  float* mask(int k) const { return block_->data + layout_[k].mask; }
+
+ private:
+  struct LayerState {
+    bool masked = false;
+    uint64_t maskStamp = 0;  // identifies mask contents (shared by copies)
+    std::shared_ptr<const SparseIndex> index;
+  };
+
+  Act actOf(int k) const { return k + 1 == numLayers() ? output_ : hidden_; }
+  void runLayers(const float* xT, int bpad, float* const* outs);
+  void layerForward(int k, const float* inT, float* outT, int bpad);
+  void shareMask(int k, const Mlp& o);
+
+  std::shared_ptr<EngineContext> ctx_;
+  std::vector<int> sizes_;
+  Act hidden_, output_;
+  std::vector<LayerLayout> layout_;
+  std::vector<LayerState> layers_;
+  std::shared_ptr<FloatBlock> block_;
+  // Forward cache: activations feature-major, actOffsets_[k] for k = 0..L (0 = input).
+  AlignedBuffer cache_;
+  std::vector<size_t> cacheOffsets_;
+  int cacheBatch_ = 0;
+  int cacheBpad_ = 0;
+};
+
+/** Adam (PyTorch semantics) over all weights and biases of one Mlp. */
+class Adam {
+ public:
+  explicit Adam(std::shared_ptr<Mlp> mlp);
+  const std::shared_ptr<FloatBlock>& block() const { return block_; }
+  /** Float offsets of m and v of layer k's weight and bias inside the state block. */
+  struct Offsets {
+    size_t mWeight, vWeight, mBias, vBias;
+  };
+  const Offsets& offsets(int k) const { return offsets_[k]; }
+  const std::shared_ptr<Mlp>& mlp() const { return mlp_; }
+  /** One step with step count t >= 1 (bias corrections use t). */
+  void step(double t, double lr, double beta1, double beta2, double eps, double weightDecay);
+
+ private:
+  std::shared_ptr<Mlp> mlp_;
+  std::shared_ptr<FloatBlock> block_;
+  std::vector<Offsets> offsets_;
+};
+
+}  // namespace srl

@@ -1,0 +1,102 @@
+import type { TransitionWindows } from '../core/replay-buffer.js';
+
+/** The multi-step TD target of one minibatch of windows, less the bootstrap value. */
+export interface NStepTarget {
+  /** `[B]` Σ_k open·alive·γ^k·r_k (+ the entropy terms when given) */
+  readonly partialReturn: Float64Array;
+  /** `[B]` index m of the slot whose s'_m is the bootstrap state s* */
+  readonly bootstrapSlot: Int32Array;
+  /** `[B]` alive·γ^{m+1}: the factor of the bootstrap value min Q'(s*, a*) */
+  readonly bootstrapFactor: Float64Array;
+}
+
+/**
+ * RLx2's multi-step TD target (Tan et al. 2023, [R-code] `TD3.train` / `SAC.update_critic`;
+ * methods.md §1.b.3, code-exact). Per window, with `nd_k = 1 − terminated_k` and
+ * `rf_k = truncated_k` (the episode ended at slot k by a time limit), start from
+ * `acc = 0, alive = 1, open = 1, m = 0` and for k = 0..n−1:
+ *
+ * ```
+ * acc   += open·alive·γ^k·r_k
+ * alive *= max(nd_k, 1 − open)
+ * acc   += open·alive·γ^{k+1}·entropy[k]          (SAC only: entropy[k] = −α·log π(a'_k|s'_k))
+ * stop if k = n−1
+ * open  *= 1 − rf_k
+ * m     += open
+ * ```
+ *
+ * Target `y = acc + alive·γ^{m+1}·min Q'(s'_m, a*)`. A time-limit end inside the window closes it
+ * (the rest belongs to the next episode, which is ignored, and the value of the final
+ * observation is bootstrapped); a true termination zeroes the remaining rewards and the
+ * bootstrap. For n = 1 this is TD3's `r + γ(1 − terminated)·min Q'` (SAC's with the entropy
+ * bonus). No off-policy correction, as in RLx2.
+ *
+ * @param windows `[B, n]` rewards / terminated / truncated
+ * @param gamma discount γ in [0, 1]
+ * @param entropy optional `[B, n]` soft-value bonus −α·log π(a'_k|s'_k) at every s'_k
+ */
+export function nStepTarget(windows: TransitionWindows, gamma: number, entropy?: Float32Array | Float64Array): NStepTarget {
+  const { size: b, n } = windows;
+  const partialReturn = new Float64Array(b);
+  const bootstrapSlot = new Int32Array(b);
+  const bootstrapFactor = new Float64Array(b);
+  for (let i = 0; i < b; i++) {
+    let acc = 0;
+    let alive = 1;
+    let open = 1;
+    let m = 0;
+    let g = 1; // γ^k
+    for (let k = 0; k < n; k++) {
+      const j = i * n + k;
+      acc += open * alive * g * windows.rewards[j];
+      alive *= Math.max(1 - windows.terminated[j], 1 - open);
+      if (entropy) acc += open * alive * g * gamma * entropy[j];
+      g *= gamma;
+      if (k === n - 1) break;
+      open *= 1 - windows.truncated[j];
+      m += open;
+    }
+    partialReturn[i] = acc;
+    bootstrapSlot[i] = m;
+    bootstrapFactor[i] = alive * gamma ** (m + 1);
+  }
+  return { partialReturn, bootstrapSlot, bootstrapFactor };
+}
+
+/** Copies s'_{m_i} of every window into `out` `[B, obsDim]` (the bootstrap states s*). */
+export function gatherBootstrapStates(windows: TransitionWindows, slots: Int32Array, obsDim: number, out: Float32Array): Float32Array {
+  for (let i = 0; i < windows.size; i++) {
+    const src = (i * windows.n + slots[i]) * obsDim;
+    out.set(windows.nextObservations.subarray(src, src + obsDim), i * obsDim);
+  }
+  return out;
+}
+
+/** Options of the delayed multi-step TD target shared by `agent.td3` and `agent.sac`. */
+export interface NStepOptions {
+  /** n; 1 = the ordinary one-step target. */
+  readonly n: number;
+  /** Gradient iterations with the one-step target before switching to n (RLx2: 300 000). */
+  readonly delayIterations: number;
+}
+
+/** JSON Schema of `nStep` (shared by the agents' option schemas). */
+export const nStepSchema = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  description: 'RLx2 delayed multi-step TD target (methods.md §1.b.3): n-step after delayIterations gradient iterations; n = 1 is off.',
+  properties: {
+    n: { type: 'integer', minimum: 1, default: 1, description: 'Steps of the TD target (RLx2: 3).' },
+    delayIterations: { type: 'integer', minimum: 0, default: 300000, description: 'Gradient iterations with the 1-step target first (RLx2 README: 300000).' },
+  },
+} as const;
+
+/** @throws Error when n > 1 and the buffer has no `sampleWindows` */
+export function checkWindowsSupport(agent: string, nStep: NStepOptions, buffer: { sampleWindows?: unknown }): void {
+  if (nStep.n > 1 && typeof buffer.sampleWindows !== 'function') {
+    throw new Error(
+      `agent.${agent}: nStep.n = ${nStep.n} needs a replay buffer that samples contiguous windows (sampleWindows), e.g. replayBuffer.type "uniform" or "dynamic-capacity"; the configured buffer cannot`,
+    );
+  }
+}
