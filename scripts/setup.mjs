@@ -38,7 +38,7 @@ run(venvPython, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check
 
 // 2. Native engine (Node-API addon, compiled with the machine's g++)
 step('building the native engine (node-gyp)');
-run(process.execPath, [join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), 'rebuild', '-C', 'native', '--nodedir=/usr'].filter((a) => a !== '--nodedir=/usr' || existsSync('/usr/include/node/node.h')));
+run(process.execPath, [join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), 'rebuild', '--loglevel=warn', '-C', 'native', '--nodedir=/usr'].filter((a) => a !== '--nodedir=/usr' || existsSync('/usr/include/node/node.h')));
 
 // 3. TypeScript build and the composed schema for editors
 step('compiling TypeScript');
