@@ -7,8 +7,9 @@
  * (forward, backward with input gradient, actor backward, Adam) and the Polyak update of the
  * three targets. Random data (a few pre-drawn batches, cycled).
  *
- * Prints the median over `--reps` repetitions of the mean time per update (ms), dense and with
- * random unstructured masks on every layer at each `--sparsity`, plus a per-operation breakdown.
+ * Prints the median (and best) over `--reps` repetitions of the mean time per update (ms), dense
+ * and with random unstructured masks on every layer at each `--sparsity` (configurations
+ * interleaved per repetition so they see the same machine load), plus a per-operation breakdown.
  *
  * Usage: npx vite-node bench/native-td3-update.ts -- [--reps 7] [--iters 200] [--threads 2]
  *        [--sparsity 0.9,0.8,0.5]
@@ -202,32 +203,39 @@ const batches: Batch[] = Array.from({ length: 8 }, () => ({
 }));
 
 console.log(`${engine.description}; TD3 update, batch ${BATCH}, obs ${OBS}, act ${ACT}, hidden ${HIDDEN}-${HIDDEN}`);
-console.log(`median of ${reps} repetitions × ${iters} updates (actor + targets every 2nd update)\n`);
+console.log(`${reps} repetitions × ${iters} updates per configuration, configurations interleaved within each repetition`);
+console.log('(actor update and target Polyak every 2nd update)\n');
 
-const results: { label: string; ms: number }[] = [];
-for (const sparsity of [0, ...sparsities]) {
+// Configurations are interleaved so that they see the same machine conditions (shared hosts).
+const configs = [0, ...sparsities].map((sparsity) => {
   const nets = build(engine, sparsity);
   for (let it = 0; it < 20; it++) update(nets, batches[it % batches.length], it); // warm-up
-  const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
+  return { sparsity, nets, times: [] as number[], label: sparsity === 0 ? 'dense' : `${Math.round(sparsity * 100)}% sparse` };
+});
+for (let r = 0; r < reps; r++) {
+  for (const c of configs) {
     const t0 = performance.now();
-    for (let it = 0; it < iters; it++) update(nets, batches[it % batches.length], it);
-    times.push((performance.now() - t0) / iters);
+    for (let it = 0; it < iters; it++) update(c.nets, batches[it % batches.length], it);
+    c.times.push((performance.now() - t0) / iters);
   }
+}
+const dense = configs[0];
+for (const c of configs) {
+  const ms = median(c.times);
+  const ratio = c === dense ? '' : `  ${(ms / median(dense.times)).toFixed(2)}× dense (best-of: ${(Math.min(...c.times) / Math.min(...dense.times)).toFixed(2)}×)`;
+  console.log(`${c.label.padEnd(12)} median ${ms.toFixed(3)} ms/update, best ${Math.min(...c.times).toFixed(3)}${ratio}`);
+  console.log(`             reps: ${c.times.map((t) => t.toFixed(3)).join(', ')}`);
+}
+console.log('\nPer-operation breakdown (one timed pass of each configuration, ms per update):');
+for (const c of configs) {
   breakdown.clear();
   timed = true;
-  for (let it = 0; it < iters; it++) update(nets, batches[it % batches.length], it);
+  for (let it = 0; it < iters; it++) update(c.nets, batches[it % batches.length], it);
   timed = false;
-  const label = sparsity === 0 ? 'dense' : `${Math.round(sparsity * 100)}% sparse`;
-  const ms = median(times);
-  results.push({ label, ms });
-  console.log(`${label.padEnd(12)} ${ms.toFixed(3)} ms/update  (reps: ${times.map((t) => t.toFixed(3)).join(', ')})`);
   const total = [...breakdown.values()].reduce((s, v) => s + v, 0);
+  console.log(`  ${c.label} (${(total / iters).toFixed(3)} ms)`);
   for (const [name, t] of breakdown) {
     console.log(`    ${name.padEnd(32)} ${(t / iters).toFixed(3)} ms  ${((100 * t) / total).toFixed(1)}%`);
   }
-  dispose(nets);
 }
-const dense = results[0].ms;
-console.log('');
-for (const r of results.slice(1)) console.log(`${r.label}: ${(r.ms / dense).toFixed(2)}× dense`);
+configs.forEach((c) => dispose(c.nets));

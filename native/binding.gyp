@@ -1,3 +1,8 @@
+# Build of the native engine addon (`npm run build:native` = node-gyp rebuild -C native).
+# Kernels use GCC/Clang vector extensions sized by the target ISA, so the code is compiled for the
+# building machine (-march=native: AVX-512 / AVX2 / SSE paths). Set SPARSE_RL_MARCH (e.g.
+# `x86-64-v3`) to build a portable binary for another machine. No -ffast-math: results are plain
+# IEEE float32 (FMA contraction only).
 {
   "targets": [
     {

@@ -47,7 +47,7 @@ _TYPES = {
 def schema_errors(instance: Any, schema: Any, root: Dict[str, Any], path: str = "$") -> List[str]:
     """Errors of ``instance`` against ``schema`` (keywords: $ref, oneOf, type, const, enum,
     properties, required, additionalProperties, items, prefixItems, minItems, maxItems, minimum,
-    minLength, pattern). Unknown keywords are an error, so the checker never silently passes."""
+    maximum, minLength, pattern). Unknown keywords are an error, so the checker never silently passes."""
     import re
 
     if schema is True:
@@ -57,7 +57,7 @@ def schema_errors(instance: Any, schema: Any, root: Dict[str, Any], path: str = 
     errs: List[str] = []
     known = {
         "$ref", "oneOf", "type", "const", "enum", "properties", "required", "additionalProperties",
-        "items", "prefixItems", "minItems", "maxItems", "minimum", "minLength", "pattern",
+        "items", "prefixItems", "minItems", "maxItems", "minimum", "maximum", "minLength", "pattern",
         "description", "title", "$schema", "$id", "$defs",
     }
     unknown = set(schema) - known
@@ -99,6 +99,9 @@ def schema_errors(instance: Any, schema: Any, root: Dict[str, Any], path: str = 
     if isinstance(instance, (int, float)) and not isinstance(instance, bool) and "minimum" in schema:
         if instance < schema["minimum"]:
             errs.append(f"{path}: below {schema['minimum']}")
+    if isinstance(instance, (int, float)) and not isinstance(instance, bool) and "maximum" in schema:
+        if instance > schema["maximum"]:
+            errs.append(f"{path}: above {schema['maximum']}")
     if isinstance(instance, str):
         if len(instance) < schema.get("minLength", 0):
             errs.append(f"{path}: shorter than {schema['minLength']}")
@@ -155,7 +158,11 @@ class Bridge:
         return reply
 
     def hello(self, env_id: str = "InvertedPendulum-v5", num_envs: int = 1, **extra) -> P.Message:
-        fields = {"token": self.token, "env_id": env_id, "kwargs": {}, "num_envs": num_envs, **extra}
+        """HELLO as a protocol-1.1 client with every capability (override with ``extra``)."""
+        from sparse_rl_bridge import CAPABILITIES, PROTOCOL_VERSION  # noqa: PLC0415
+
+        fields = {"token": self.token, "env_id": env_id, "kwargs": {}, "num_envs": num_envs,
+                  "protocol": PROTOCOL_VERSION, "capabilities": list(CAPABILITIES), **extra}
         return self.request(P.HELLO, fields)
 
     def wait_exit(self, timeout: float = 10.0) -> int:

@@ -1,4 +1,4 @@
-"""Frame encoding/decoding of protocol 1.0."""
+"""Frame encoding/decoding of protocol 1.x."""
 
 import json
 import math
@@ -44,7 +44,7 @@ def test_non_contiguous_big_endian_and_bool_like_inputs_are_normalised():
 def test_header_is_strict_json():
     frames = P.encode(P.PONG, 1, {"r": P.encode_float(math.inf)})
     head = json.loads(bytes(frames[0]))
-    assert head == {"v": "1.0", "type": "PONG", "seq": 1, "r": "inf"}
+    assert head == {"v": P.PROTOCOL_VERSION, "type": "PONG", "seq": 1, "r": "inf"}
     with pytest.raises(ValueError):
         P.encode(P.PONG, 1, {"r": math.nan})  # raw NaN is refused, not written as NaN
 
@@ -86,7 +86,7 @@ def test_decode_rejects_malformed(frames, match):
 
 
 def test_major_version_mismatch_names_both_versions():
-    with pytest.raises(P.VersionMismatch, match=r"peer speaks 2\.0, this bridge speaks 1\.0"):
+    with pytest.raises(P.VersionMismatch, match=r"peer speaks 2\.0, this bridge speaks 1\.1"):
         P.decode(_frame({"v": "2.0", "type": "HELLO", "seq": 1}))
     assert P.decode(_frame({"v": "1.9", "type": "PING", "seq": 1})).type == "PING"
 

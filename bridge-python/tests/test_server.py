@@ -27,7 +27,7 @@ def test_hello_reset_step_ping_close_roundtrip(bridge):
     assert h["observation_space"]["shape"] == [17] and h["observation_space"]["low"][0] == "-inf"
     assert h["action_space"] == {"type": "box", "shape": [6], "dtype": "float32", "low": [-1.0] * 6, "high": [1.0] * 6}
     assert h["spec"] == {"id": "HalfCheetah-v5", "max_episode_steps": 1000}
-    assert h["num_envs"] == 2 and h["autoreset_mode"] == "same-step"
+    assert h["num_envs"] == 2 and h["autoreset_mode"] == "same-step" and h["vectorization"] == "sync"
 
     r = bridge.request(P.RESET, {})  # no seed: the HELLO seed applies to the first reset
     obs0 = r.arrays["observations"]
@@ -58,10 +58,43 @@ def test_hello_reset_step_ping_close_roundtrip(bridge):
     assert bridge.wait_exit() == 0
 
 
-def test_wrong_token_is_fatal(bridge):
+def test_wrong_token_gets_an_error_and_the_server_stays_up(bridge):
     r = bridge.request(P.HELLO, {"token": "not-the-token", "env_id": "InvertedPendulum-v5", "kwargs": {}, "num_envs": 1})
-    assert r.type == P.ERROR and "token" in r.header["message"]
+    assert r.type == P.ERROR and r.header["message"] == "HELLO carried a wrong token"
     assert "not-the-token" not in r.header["message"]
+    assert bridge.request(P.RESET, {}).header["message"] == "no environment: send HELLO first"
+    assert bridge.hello().type == P.WELCOME
+
+
+def test_minor_version_mismatch_uses_common_capabilities(bridge):
+    """A 1.0 client (no protocol field, no capabilities) and a 1.7 client with unknown extras."""
+    h = {"token": bridge.token, "env_id": "InvertedPendulum-v5", "kwargs": {}, "num_envs": 1}
+    raw = P.encode(P.HELLO, 1, h)
+    head = json.loads(bytes(raw[0]))
+    head["v"] = "1.0"
+    w = bridge.request(P.HELLO, raw=[json.dumps(head).encode()])
+    assert w.type == P.WELCOME and w.header["capabilities"] == [] and w.header["protocol"] == PROTOCOL_VERSION
+    bridge.request(P.RESET, {"seed": 0})
+    s = bridge.request(P.STEP, None, [("actions", actions(1, 1, 5.0))])  # 1.0: no clipping, passed through
+    assert "actions_clipped" not in s.header
+    assert bridge.request(P.CLOSE).type == P.CLOSED
+
+
+def test_minor_newer_client_warns_and_async_needs_the_capability(bridge_factory):
+    b = bridge_factory()
+    w = b.hello(protocol="1.7", capabilities=["spaces.extended", "future.thing"])
+    assert w.type == P.WELCOME and w.header["capabilities"] == ["spaces.extended"]
+    b2 = bridge_factory()
+    r = b2.hello(capabilities=[], vectorization="async")
+    assert r.type == P.ERROR and "vectorization.async" in r.header["message"]
+    b.request(P.CLOSE)
+    assert b.wait_exit() == 0
+    assert "client speaks protocol 1.7, this bridge 1.1; using the common capabilities [spaces.extended]" in b.stderr()
+
+
+def test_major_mismatch_in_hello_protocol_field_is_fatal(bridge):
+    r = bridge.hello(protocol="2.3")
+    assert r.type == P.ERROR and "client speaks 2.3" in r.header["message"] and PROTOCOL_VERSION in r.header["message"]
     assert bridge.wait_exit() == 2
 
 
@@ -69,7 +102,7 @@ def test_major_version_mismatch_names_both_versions_and_is_fatal(bridge):
     head = {"v": "2.0", "type": "HELLO", "seq": 7, "token": bridge.token, "env_id": "InvertedPendulum-v5", "num_envs": 1}
     r = bridge.request(P.HELLO, raw=[json.dumps(head).encode()])
     assert r.type == P.ERROR and r.seq == 7
-    assert "2.0" in r.header["message"] and "1.0" in r.header["message"]
+    assert "2.0" in r.header["message"] and PROTOCOL_VERSION in r.header["message"]
     assert bridge.wait_exit() == 2
 
 

@@ -64,12 +64,21 @@ double numberArg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   return info[i].As<Napi::Number>().DoubleValue();
 }
 
-/** An external ArrayBuffer over `block`; the buffer keeps the block alive until collected. */
+/**
+ * An external ArrayBuffer over `block`; the buffer keeps the block alive until it is collected
+ * (or detached by dispose). The size is reported to V8 so that forgotten networks are collected.
+ */
 Napi::ArrayBuffer exposeBlock(Napi::Env env, const std::shared_ptr<FloatBlock>& block) {
   auto* holder = new std::shared_ptr<FloatBlock>(block);
-  return Napi::ArrayBuffer::New(
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
       env, block->data, block->bytes(),
-      [](Napi::Env, void*, std::shared_ptr<FloatBlock>* h) { delete h; }, holder);
+      [](Napi::Env e, void*, std::shared_ptr<FloatBlock>* h) {
+        Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>((*h)->bytes()));
+        delete h;
+      },
+      holder);
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(block->bytes()));
+  return ab;
 }
 
 void detachQuietly(Napi::Reference<Napi::ArrayBuffer>& ref) {

@@ -57,7 +57,7 @@ struct LayerLayout {
 };
 
 /** Default density at or below which masked layers use the sparse kernels. */
-constexpr double kSparseDensityThreshold = 0.4;
+constexpr double kSparseDensityThreshold = 0.5;
 
 class Mlp {
  public:

@@ -1,6 +1,7 @@
 import { ContainerModule } from 'inversify';
 import { AgentFactory } from '../../src/core/agent.js';
 import type { PluginManifest } from '../../src/plugin/plugin-manifest.js';
+import { nStepSchema } from '../../src/rl/n-step.js';
 import { Td3Agent, type Td3Options } from './td3-agent.js';
 
 /** `agent.td3`: TD3 (Fujimoto et al. 2018) with sparse-capable actor and twin critics. */
@@ -27,6 +28,7 @@ const manifest: PluginManifest<Td3Options> = {
       policyDelay: { type: 'integer', minimum: 1, default: 2, description: 'Critic updates per actor and target update.' },
       explorationNoise: { type: 'number', minimum: 0, default: 0.1, description: 'Std of Gaussian exploration noise, in units of max action.' },
       learningStarts: { type: 'integer', minimum: 0, default: 25000, description: 'Env steps of uniform random actions before learning.' },
+      nStep: nStepSchema,
     },
   },
   createModule: (options) =>

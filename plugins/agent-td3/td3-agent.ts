@@ -1,9 +1,10 @@
-import type { Agent, AgentContext } from '../../src/core/agent.js';
+import type { Agent, AgentContext, AgentCostModel } from '../../src/core/agent.js';
 import type { NetworkGroup } from '../../src/core/network-group.js';
 import type { ReplayBuffer } from '../../src/core/replay-buffer.js';
 import type { Sparsifier } from '../../src/core/sparsifier.js';
 import type { Mlp, Optimizer } from '../../src/nn/engine.js';
 import { initLinearDefault } from '../../src/nn/init.js';
+import { checkWindowsSupport, gatherBootstrapStates, nStepTarget, type NStepOptions } from '../../src/rl/n-step.js';
 import type { Rng } from '../../src/util/rng.js';
 
 /** Options of `agent.td3` (defaults in the plugin's schema; Fujimoto et al. 2018, RLx2 [R-code]). */
@@ -20,6 +21,8 @@ export interface Td3Options {
   readonly policyDelay: number;
   readonly explorationNoise: number;
   readonly learningStarts: number;
+  /** RLx2 delayed multi-step TD target (methods.md §1.b.3); absent or n = 1 is off. */
+  readonly nStep?: NStepOptions;
 }
 
 /**
@@ -30,10 +33,14 @@ export interface Td3Options {
  * space), so `policyNoise`, `noiseClip` and `explorationNoise` are in units of max action.
  * Networks: actor obs→h…→act (tanh); critics (obs+act)→h…→1; targets are copies.
  * Terminated transitions do not bootstrap; truncated ones do (`y = r + γ(1−terminated)·min Q'`).
+ * With `nStep.n > 1`, after `nStep.delayIterations` gradient iterations the target is RLx2's
+ * n-step target over buffer windows (`src/rl/n-step.ts`; the buffer must implement
+ * `sampleWindows`), bootstrapped at s'_m with the smoothed target action.
  */
 export class Td3Agent implements Agent {
   readonly groups: readonly NetworkGroup[];
   readonly learningStarts: number;
+  readonly costModel: AgentCostModel;
   private readonly actor: Mlp;
   private readonly actorTarget: Mlp;
   private readonly critics: readonly [Mlp, Mlp];
@@ -94,6 +101,12 @@ export class Td3Agent implements Agent {
     this.criticInput = new Float32Array(b * (this.obsDim + this.actDim));
     this.targetQ = new Float32Array(b);
     this.gradQ = new Float32Array(b);
+    this.costModel = { batchSize: b, actorUpdateInterval: options.policyDelay, criticsInActorLoss: 1, targetActor: true };
+  }
+
+  /** @inheritdoc @throws Error when nStep.n > 1 and the buffer cannot sample windows */
+  checkReplayBuffer(buffer: ReplayBuffer): void {
+    if (this.options.nStep) checkWindowsSupport('td3', this.options.nStep, buffer);
   }
 
   /** @inheritdoc */
@@ -110,20 +123,46 @@ export class Td3Agent implements Agent {
   update(buffer: ReplayBuffer): Record<string, number> {
     const { batchSize: b, gamma, tau, policyNoise, noiseClip, policyDelay } = this.options;
     const { obsDim, actDim } = this;
-    const batch = buffer.sample(b, this.rng);
+    const ns = this.options.nStep ?? { n: 1, delayIterations: 0 };
     this.iterations++;
+    // RLx2 [R-code]: n_cur = n if it ≥ delay_nstep, `it` the 1-based gradient iteration
+    const n = ns.n > 1 && this.iterations >= ns.delayIterations ? ns.n : 1;
+    let batch: { observations: Float32Array; actions: Float32Array };
+    let ret: Float64Array | Float32Array;
+    let factor: Float64Array | null = null;
+    let bootstrapObs: Float32Array;
+    let terminated: Float32Array | null = null;
+    if (n === 1) {
+      const one = buffer.sample(b, this.rng);
+      batch = one;
+      ret = one.rewards;
+      terminated = one.terminated;
+      bootstrapObs = one.nextObservations;
+    } else {
+      if (!buffer.sampleWindows) throw new Error('agent.td3: nStep needs a replay buffer with sampleWindows');
+      const w = buffer.sampleWindows(b, n, this.rng);
+      batch = w;
+      const t = nStepTarget(w, gamma);
+      ret = t.partialReturn;
+      factor = t.bootstrapFactor;
+      bootstrapObs = gatherBootstrapStates(w, t.bootstrapSlot, obsDim, new Float32Array(b * obsDim));
+    }
 
     // 1. TD target with target policy smoothing: y = r + γ(1 − terminated)·min(Q1', Q2')(s', a')
-    const nextAction = this.actorTarget.predict(batch.nextObservations, b);
+    //    (n-step: y = acc + alive·γ^{m+1}·min Q'(s'_m, a'))
+    const nextAction = this.actorTarget.predict(bootstrapObs, b);
     for (let i = 0; i < nextAction.length; i++) {
       const noise = clip(policyNoise * this.rng.normal(), -noiseClip, noiseClip);
       nextAction[i] = clip(nextAction[i] + noise, -1, 1);
     }
-    concatRows(batch.nextObservations, obsDim, nextAction, actDim, b, this.criticInput);
+    concatRows(bootstrapObs, obsDim, nextAction, actDim, b, this.criticInput);
     const q1Next = this.criticTargets[0].predict(this.criticInput, b);
     const q2Next = this.criticTargets[1].predict(this.criticInput, b);
     const y = this.targetQ;
-    for (let i = 0; i < b; i++) y[i] = batch.rewards[i] + gamma * (1 - batch.terminated[i]) * Math.min(q1Next[i], q2Next[i]);
+    for (let i = 0; i < b; i++) {
+      const f = factor ? factor[i] : gamma * (1 - terminated![i]);
+      y[i] = ret[i] + f * Math.min(q1Next[i], q2Next[i]);
+    }
 
     // 2. critic loss = MSE(Q1(s,a), y) + MSE(Q2(s,a), y)
     concatRows(batch.observations, obsDim, batch.actions, actDim, b, this.criticInput);
@@ -164,9 +203,10 @@ export class Td3Agent implements Agent {
     }
 
     // 4. Polyak target updates; targets share the online masks (engine re-masks)
-    this.actorTarget.polyakFrom(this.actor, tau);
-    this.criticTargets[0].polyakFrom(this.critics[0], tau);
-    this.criticTargets[1].polyakFrom(this.critics[1], tau);
+    const polyak = { masks: this.sparsifier.targetMasks === 'own' ? 'none' : 'online' } as const;
+    this.actorTarget.polyakFrom(this.actor, tau, polyak);
+    this.criticTargets[0].polyakFrom(this.critics[0], tau, polyak);
+    this.criticTargets[1].polyakFrom(this.critics[1], tau, polyak);
     this.sparsifier.afterTargetUpdate(this.actorGroup);
     this.sparsifier.afterTargetUpdate(this.criticGroup);
     stats['losses/actor_loss'] = actorLoss;

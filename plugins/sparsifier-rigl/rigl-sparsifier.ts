@@ -41,6 +41,11 @@ export class RigLSparsifier extends StaticSparsifier {
     super(rigl);
   }
 
+  /** ΔT: dense gradients once per interval (gradient grow only), for FLOPs accounting. */
+  get denseGradientInterval(): number | undefined {
+    return this.rigl.topologyUpdate.growCriterion === 'gradient' ? this.rigl.topologyUpdate.interval : undefined;
+  }
+
   override initialize(groups: readonly NetworkGroup[], rng: Rng): void {
     super.initialize(groups, rng);
     this.rng = rng.fork('grow');

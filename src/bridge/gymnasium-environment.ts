@@ -3,7 +3,8 @@
  * (the `sparse_rl_bridge` package in `bridge-python/`), driven over ZeroMQ with the bridge
  * protocol of `./protocol.ts`.
  *
- * Lifetime: `start()` binds a loopback REQ socket on a random port, spawns
+ * Lifetime: `start()` binds a local REQ socket (a Unix socket in a private temporary directory,
+ * or loopback TCP on a random port), spawns
  * `<python> -m sparse_rl_bridge --connect <endpoint> --parent-pid <pid>` with the token in
  * `SPARSE_RL_BRIDGE_TOKEN` and `bridge-python/src` prepended to `PYTHONPATH`, and handshakes.
  * The child is killed (SIGKILL when it does not exit by itself) when the environment closes or
@@ -22,8 +23,11 @@ import {
   type StepResult,
 } from '../core/environment.js';
 import { defaultPython, packageRoot } from '../util/paths.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import {
   assertLittleEndian,
+  type Vectorization,
   decodeMessage,
   encodeMessage,
   helloFields,
@@ -31,7 +35,9 @@ import {
   parseResetResult,
   parseStepResult,
   parseWelcome,
+  PROTOCOL_VERSION,
   resetFields,
+  type Welcome,
   type DecodedMessage,
   type MessageType,
   type OutgoingArray,
@@ -61,6 +67,51 @@ export interface GymnasiumEnvironmentOptions {
    * Keep it cheap: it runs on the stepping hot path.
    */
   readonly onMessage?: (direction: 'sent' | 'received', header: WireHeader) => void;
+  /**
+   * `'sync'` (default): the envs are stepped one after another in the bridge process (lowest
+   * overhead per step); `'async'`: Gymnasium `AsyncVectorEnv` worker processes, one per env
+   * (`autoreset_mode=SAME_STEP`), worth it when one env step costs much more than the IPC.
+   * Both give bit-identical results.
+   */
+  readonly vectorization?: Vectorization;
+  /**
+   * Respawn a bridge that died or missed its deadline instead of failing (default off). The
+   * failed STEP is *not* re-sent: the new envs are reset (seeded `seed + 1_000_003 * k` at the
+   * k-th restart when a seed was given), and that `step()` returns, for every env, the new
+   * episode's first observation with `truncated = 1`, reward 0, `finalObservations` = the last
+   * observation seen before the crash, and no episode statistics (the interrupted episodes are
+   * lost and reported through `onWarning`). A remote (`remote`) bridge is reconnected the same way.
+   */
+  readonly restartOnCrash?: boolean | { readonly maxRestarts?: number };
+  /** Connect to a running `sparse-rl-bridge serve` instead of spawning a child (see {@link RemoteBridgeOptions}). */
+  readonly remote?: RemoteBridgeOptions;
+  /**
+   * Local transport to a spawned bridge: `'ipc'` (default except on Windows: a Unix socket in a
+   * fresh 0700 temporary directory, so only this user can connect, and the fastest) or `'tcp'`
+   * (`tcp://127.0.0.1:<random port>`). Both are authenticated with a random token.
+   */
+  readonly transport?: 'ipc' | 'tcp';
+  /** Receives warnings (protocol minor mismatch, restarts, lost episodes); default `console.warn`. */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** Where and how to reach a remote bridge started with `sparse-rl-bridge serve --bind ...`. */
+export interface RemoteBridgeOptions {
+  /** e.g. `tcp://gpu-box.example:5555`. */
+  readonly endpoint: string;
+  /**
+   * The server's CURVE public key: a Z85 string (40 characters) or the path of the `NAME.key`
+   * file written by `sparse-rl-bridge keygen`. Omit only for a loopback server started without
+   * CURVE.
+   */
+  readonly serverPublicKey?: string;
+  /**
+   * This client's CURVE key pair: the path of a `NAME.key_secret` file made by `keygen` (needed
+   * when the server restricts clients with `--curve-client-keys`); default: a fresh ephemeral pair.
+   */
+  readonly clientKeyFile?: string;
+  /** The server's token; default `$SPARSE_RL_BRIDGE_TOKEN`. */
+  readonly token?: string;
 }
 
 /**
@@ -99,6 +150,8 @@ const SETUP_ADVICE = 'Run `npm run setup` (it creates .venv with the bridge depe
 
 /** Children alive in this process, killed synchronously when Node exits. */
 const liveChildren = new Set<ChildProcess>();
+/** Private directories of `ipc://` sockets still in use, removed when Node exits. */
+const liveIpcDirs = new Set<string>();
 let exitHookInstalled = false;
 function trackChild(child: ChildProcess): void {
   if (!exitHookInstalled) {
@@ -111,6 +164,7 @@ function trackChild(child: ChildProcess): void {
           /* already gone */
         }
       }
+      for (const d of liveIpcDirs) rmSync(d, { recursive: true, force: true });
     });
   }
   liveChildren.add(child);
@@ -152,14 +206,25 @@ class BridgeConnection {
   private pendingReject: ((e: EnvironmentError) => void) | null = null;
   private readonly tail = new TailBuffer(STDERR_TAIL_BYTES);
   private readonly exited: Promise<void>;
+  /** `pid N` of the child, or the remote endpoint. */
+  private get who(): string {
+    return this.child ? `pid ${this.child.pid}` : `remote ${this.remoteEndpoint}`;
+  }
   private stderrEnded: Promise<void>;
 
   constructor(
     private readonly socket: zmq.Request,
-    readonly child: ChildProcess,
+    readonly child: ChildProcess | null,
     readonly python: string,
     private readonly onMessage?: GymnasiumEnvironmentOptions['onMessage'],
+    /** Remote endpoint (no child process) when connecting to `sparse-rl-bridge serve`. */
+    readonly remoteEndpoint?: string,
   ) {
+    if (!child) {
+      this.stderrEnded = Promise.resolve();
+      this.exited = Promise.resolve();
+      return;
+    }
     trackChild(child);
     this.stderrEnded = new Promise((resolve) => {
       if (!child.stderr) return resolve();
@@ -234,7 +299,7 @@ class BridgeConnection {
     } else {
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
       const what = this.busy ? ' while a request was pending' : '';
-      err = new EnvironmentError(withTail(`Gymnasium bridge process (pid ${this.child.pid}) ${how}${what}.`, tail), { stderrTail: tail });
+      err = new EnvironmentError(withTail(`Gymnasium bridge process (${this.who}) ${how}${what}.`, tail), { stderrTail: tail });
     }
     this.setFailure(err);
   }
@@ -250,7 +315,7 @@ class BridgeConnection {
 
   private kill(): void {
     const c = this.child;
-    if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
+    if (c && c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
       try {
         c.kill('SIGKILL');
       } catch {
@@ -291,7 +356,7 @@ class BridgeConnection {
         const timer = setTimeout(() => {
           const tail = this.stderrTail();
           this.setFailure(
-            new EnvironmentError(withTail(`Gymnasium bridge (pid ${this.child.pid}) did not answer ${type} within ${timeoutMs} ms; it was killed.`, tail), {
+            new EnvironmentError(withTail(`Gymnasium bridge (${this.who}) did not answer ${type} within ${timeoutMs} ms; ${this.child ? 'it was killed' : 'the connection was dropped'}.`, tail), {
               stderrTail: tail,
             }),
           );
@@ -365,6 +430,130 @@ class BridgeConnection {
   }
 }
 
+const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
+
+/** Reads a Z85 CURVE key given inline or as a `zmq.auth` certificate file (`public-key = "..."`). */
+function curveKey(value: string, field: 'public-key' | 'secret-key'): string {
+  if (Z85_KEY.test(value)) return value;
+  let text: string;
+  try {
+    text = readFileSync(value, 'utf8');
+  } catch (e) {
+    throw new EnvironmentError(`CURVE key ${JSON.stringify(value)} is neither a 40-character Z85 key nor a readable key file: ${(e as Error).message}`);
+  }
+  const m = new RegExp(`${field}\\s*=\\s*"([^"]{40})"`).exec(text);
+  if (!m) throw new EnvironmentError(`${value} holds no ${field} (expected a file written by \`sparse-rl-bridge keygen\`)`);
+  return m[1];
+}
+
+/** A connected, handshaken bridge. */
+interface Session {
+  readonly conn: BridgeConnection;
+  readonly welcome: Welcome;
+}
+
+/**
+ * Spawns (or, with `options.remote`, connects to) a bridge and handshakes.
+ * @throws EnvironmentError as described for {@link GymnasiumEnvironment.start}.
+ */
+async function openSession(options: GymnasiumEnvironmentOptions, numEnvs: number, seed: number | undefined): Promise<Session> {
+  const python = options.python ?? defaultPython();
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
+  const kwargs = options.kwargs ?? {};
+  const remote = options.remote;
+  let conn: BridgeConnection;
+  let token: string;
+  if (remote) {
+    token = remote.token ?? process.env.SPARSE_RL_BRIDGE_TOKEN ?? '';
+    if (!token) throw new EnvironmentError('environment.remote needs a token (remote.token or $SPARSE_RL_BRIDGE_TOKEN)');
+    const curve: Partial<Pick<zmq.Request, 'curveServerKey' | 'curvePublicKey' | 'curveSecretKey'>> = {};
+    if (remote.serverPublicKey) {
+      curve.curveServerKey = curveKey(remote.serverPublicKey, 'public-key');
+      const pair = remote.clientKeyFile
+        ? { publicKey: curveKey(remote.clientKeyFile, 'public-key'), secretKey: curveKey(remote.clientKeyFile, 'secret-key') }
+        : zmq.curveKeyPair();
+      curve.curvePublicKey = pair.publicKey;
+      curve.curveSecretKey = pair.secretKey;
+    }
+    const socket = new zmq.Request({ linger: 0, ...curve });
+    try {
+      socket.connect(remote.endpoint);
+    } catch (e) {
+      socket.close();
+      throw new EnvironmentError(`Could not connect to the remote Gymnasium bridge at ${remote.endpoint}: ${(e as Error).message}`);
+    }
+    conn = new BridgeConnection(socket, null, python, options.onMessage, remote.endpoint);
+  } else {
+    const socket = new zmq.Request({ linger: 0 });
+    // Default transport: a Unix socket in a fresh 0700 directory (only this user can connect;
+    // about half the round-trip time of loopback TCP); loopback TCP on Windows or on request.
+    let ipcDir: string | null = null;
+    const transport = options.transport ?? (process.platform === 'win32' ? 'tcp' : 'ipc');
+    try {
+      if (transport === 'ipc') {
+        ipcDir = mkdtempSync(join(tmpdir(), 'srl-bridge-'));
+        await socket.bind(`ipc://${join(ipcDir, 's')}`);
+      } else {
+        await socket.bind('tcp://127.0.0.1:*');
+      }
+    } catch (e) {
+      socket.close();
+      if (ipcDir) rmSync(ipcDir, { recursive: true, force: true });
+      throw new EnvironmentError(`Could not bind a local ZeroMQ socket (${transport}) for the Gymnasium bridge: ${(e as Error).message}`);
+    }
+    const endpoint = socket.lastEndpoint!;
+    token = randomBytes(32).toString('hex');
+    const bridgeSrc = join(packageRoot(), 'bridge-python', 'src');
+    const args = ['-m', 'sparse_rl_bridge', '--connect', endpoint, '--parent-pid', String(process.pid)];
+    if (options.idleTimeoutS !== undefined) args.push('--idle-timeout', String(options.idleTimeoutS));
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      SPARSE_RL_BRIDGE_TOKEN: token,
+      PYTHONPATH: process.env.PYTHONPATH ? `${bridgeSrc}${delimiter}${process.env.PYTHONPATH}` : bridgeSrc,
+      PYTHONUNBUFFERED: '1',
+    };
+    const child = spawn(python, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    conn = new BridgeConnection(socket, child, python, options.onMessage);
+    if (ipcDir) {
+      const dir = ipcDir;
+      liveIpcDirs.add(dir);
+      const remove = () => {
+        liveIpcDirs.delete(dir);
+        rmSync(dir, { recursive: true, force: true });
+      };
+      child.once('exit', remove);
+      child.once('error', remove);
+    }
+  }
+  try {
+    const reply = await conn.request(
+      'HELLO',
+      'WELCOME',
+      startTimeoutMs,
+      helloFields({ token, envId: options.envId, kwargs, numEnvs, seed, vectorization: options.vectorization }),
+    );
+    const welcome = parseWelcome(reply.header);
+    if (welcome.numEnvs !== numEnvs) throw new EnvironmentError(`bridge created ${welcome.numEnvs} envs, asked for ${numEnvs}`);
+    if (welcome.protocol !== PROTOCOL_VERSION) {
+      (options.onWarning ?? console.warn)(
+        `Gymnasium bridge speaks protocol ${welcome.protocol}, this client ${PROTOCOL_VERSION}; using the common capabilities [${welcome.capabilities.join(', ')}]`,
+      );
+    }
+    return { conn, welcome };
+  } catch (e) {
+    let err = e instanceof EnvironmentError ? e : new EnvironmentError(`Gymnasium bridge handshake failed: ${(e as Error).message}`);
+    if (e instanceof BridgeRemoteError) {
+      // ERROR reply to HELLO: Gymnasium's own message, e.g. "Environment `NoSuchEnv` doesn't exist."
+      err = new BridgeRemoteError(`Could not create Gymnasium environment '${options.envId}': ${e.details.exceptionType}: ${e.remoteMessage}`, e.remoteMessage, e.details);
+    }
+    await conn.abort(err);
+    throw err;
+  }
+}
+
+/** Seed offset between restarts (env `i` of the k-th restart gets `seed + k * RESTART_SEED_STRIDE + i`). */
+const RESTART_SEED_STRIDE = 1_000_003;
+
 /**
  * A Gymnasium vector environment served by a Python bridge process (see module docs).
  * Implements the core {@link Environment} contract: same-step autoreset, `terminated` and
@@ -376,17 +565,30 @@ export class GymnasiumEnvironment implements Environment {
   readonly observationSpace: Space;
   readonly actionSpace: Space;
   readonly info: EnvironmentInfo;
-  /** Flattened observation length per env. */
+  /** Flattened observation length per env ({@link flatSize}). */
   readonly obsDim: number;
   /** Flattened action length per env (1 for Discrete). */
   readonly actDim: number;
+  /** Protocol version of the bridge and the capabilities in use (negotiated at the handshake). */
+  readonly protocol: { readonly bridge: string; readonly client: string; readonly capabilities: readonly string[] };
+  /** `'sync'` or `'async'`, as the bridge confirmed. */
+  readonly vectorization: Vectorization;
   private closePromise: Promise<void> | null = null;
   private readonly actionShape: readonly number[];
+  private readonly maxRestarts: number;
+  private restartCount = 0;
+  private clipped = 0;
+  /** Last observations returned (for `finalObservations` after a crash), or null before reset. */
+  private lastObs: Float32Array | null = null;
+  private readonly epReturn: Float64Array;
+  private readonly epLength: Float64Array;
+  private readonly warn: (message: string) => void;
 
   private constructor(
-    private readonly conn: BridgeConnection,
-    welcome: ReturnType<typeof parseWelcome>,
+    private conn: BridgeConnection,
+    welcome: Welcome,
     private readonly requestTimeoutMs: number,
+    private readonly options: GymnasiumEnvironmentOptions,
   ) {
     this.numEnvs = welcome.numEnvs;
     this.observationSpace = welcome.observationSpace;
@@ -395,11 +597,29 @@ export class GymnasiumEnvironment implements Environment {
     this.actDim = flatSize(welcome.actionSpace);
     this.actionShape = [this.numEnvs, this.actDim];
     this.info = { envId: welcome.spec.id, maxEpisodeSteps: welcome.spec.maxEpisodeSteps, versions: welcome.versions };
+    this.protocol = { bridge: welcome.protocol, client: PROTOCOL_VERSION, capabilities: welcome.capabilities };
+    this.vectorization = welcome.vectorization;
+    const r = options.restartOnCrash;
+    this.maxRestarts = r === true ? 3 : r ? (r.maxRestarts ?? 3) : 0;
+    this.epReturn = new Float64Array(this.numEnvs);
+    this.epLength = new Float64Array(this.numEnvs);
+    this.warn = options.onWarning ?? ((m) => console.warn(m));
   }
 
-  /** Process id of the Python bridge. */
+  /** Process id of the Python bridge. @throws EnvironmentError for a remote bridge. */
   get pid(): number {
+    if (!this.conn.child) throw new EnvironmentError(`a remote bridge (${this.options.remote?.endpoint}) has no local pid`);
     return this.conn.child.pid!;
+  }
+
+  /** How many times the bridge was restarted after a crash (`restartOnCrash`). */
+  get restarts(): number {
+    return this.restartCount;
+  }
+
+  /** Action entries the bridge clipped to the Box bounds so far (`actions.clip` capability). */
+  get actionsClipped(): number {
+    return this.clipped;
   }
 
   /** The last ~8 KB of the bridge's stderr (Python warnings, MuJoCo warnings, tracebacks). */
@@ -408,13 +628,13 @@ export class GymnasiumEnvironment implements Environment {
   }
 
   /**
-   * Spawns the bridge, creates `numEnvs` copies of `envId` with `gymnasium.make(envId, **kwargs)`
-   * and handshakes.
+   * Spawns the bridge (or connects to `options.remote`), creates `numEnvs` copies of `envId`
+   * with `gymnasium.make(envId, **kwargs)` and handshakes.
    * @throws EnvironmentError with one clear message when the interpreter does not exist, lacks
    *   gymnasium/pyzmq/numpy (advising `npm run setup` or `SPARSE_RL_PYTHON`), when Gymnasium
    *   rejects the id or kwargs (its own message, e.g. ``Environment `NoSuchEnv` doesn't exist.``),
-   *   when the bridge speaks another major protocol version, or when the handshake misses
-   *   `startTimeoutMs`. The child is killed in every failure case.
+   *   when the bridge speaks another major protocol version (both versions named), or when the
+   *   handshake misses `startTimeoutMs`. The child is killed in every failure case.
    */
   static async start(options: GymnasiumEnvironmentOptions): Promise<GymnasiumEnvironment> {
     assertLittleEndian();
@@ -423,48 +643,43 @@ export class GymnasiumEnvironment implements Environment {
     if (options.seed !== undefined && !(Number.isInteger(options.seed) && options.seed >= 0)) {
       throw new RangeError(`seed must be a non-negative integer, got ${options.seed}`);
     }
-    const python = options.python ?? defaultPython();
-    const startTimeoutMs = options.startTimeoutMs ?? 60_000;
-    const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
-    const kwargs = options.kwargs ?? {};
-    JSON.stringify(kwargs); // throws early for non-JSON data (cycles, BigInt)
-
-    const socket = new zmq.Request({ linger: 0 });
-    try {
-      await socket.bind('tcp://127.0.0.1:*');
-    } catch (e) {
-      socket.close();
-      throw new EnvironmentError(`Could not bind a loopback ZeroMQ socket for the Gymnasium bridge: ${(e as Error).message}`);
+    if (options.vectorization !== undefined && options.vectorization !== 'sync' && options.vectorization !== 'async') {
+      throw new RangeError(`vectorization must be 'sync' or 'async', got ${String(options.vectorization)}`);
     }
-    const endpoint = socket.lastEndpoint!;
-    const token = randomBytes(32).toString('hex');
-    const bridgeSrc = join(packageRoot(), 'bridge-python', 'src');
-    const args = ['-m', 'sparse_rl_bridge', '--connect', endpoint, '--parent-pid', String(process.pid)];
-    if (options.idleTimeoutS !== undefined) args.push('--idle-timeout', String(options.idleTimeoutS));
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      SPARSE_RL_BRIDGE_TOKEN: token,
-      PYTHONPATH: process.env.PYTHONPATH ? `${bridgeSrc}${delimiter}${process.env.PYTHONPATH}` : bridgeSrc,
-      PYTHONUNBUFFERED: '1',
-    };
-    const child = spawn(python, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    const conn = new BridgeConnection(socket, child, python, options.onMessage);
+    JSON.stringify(options.kwargs ?? {}); // throws early for non-JSON data (cycles, BigInt)
+    const { conn, welcome } = await openSession(options, numEnvs, options.seed);
+    return new GymnasiumEnvironment(conn, welcome, options.requestTimeoutMs ?? 30_000, options);
+  }
 
-    let welcome: ReturnType<typeof parseWelcome>;
-    try {
-      const reply = await conn.request('HELLO', 'WELCOME', startTimeoutMs, helloFields({ token, envId: options.envId, kwargs, numEnvs, seed: options.seed }));
-      welcome = parseWelcome(reply.header);
-      if (welcome.numEnvs !== numEnvs) throw new EnvironmentError(`bridge created ${welcome.numEnvs} envs, asked for ${numEnvs}`);
-    } catch (e) {
-      let err = e instanceof EnvironmentError ? e : new EnvironmentError(`Gymnasium bridge handshake failed: ${(e as Error).message}`);
-      if (e instanceof BridgeRemoteError) {
-        // ERROR reply to HELLO: Gymnasium's own message, e.g. "Environment `NoSuchEnv` doesn't exist."
-        err = new BridgeRemoteError(`Could not create Gymnasium environment '${options.envId}': ${e.details.exceptionType}: ${e.remoteMessage}`, e.remoteMessage, e.details);
-      }
-      await conn.abort(err);
-      throw err;
+  /** Whether `e` is a transport failure that `restartOnCrash` may recover from. */
+  private canRestart(e: unknown): boolean {
+    return !(e instanceof BridgeRemoteError) && this.conn.failed !== null && !this.closePromise && this.restartCount < this.maxRestarts;
+  }
+
+  /**
+   * Replaces the failed bridge with a fresh one and resets it.
+   * @returns the reset observations.
+   */
+  private async restart(cause: unknown, during: MessageType): Promise<Float32Array> {
+    this.restartCount++;
+    const lost: string[] = [];
+    for (let i = 0; i < this.numEnvs; i++) {
+      if (this.epLength[i] > 0) lost.push(`env ${i}: return ${this.epReturn[i]} over ${this.epLength[i]} steps`);
     }
-    return new GymnasiumEnvironment(conn, welcome, requestTimeoutMs);
+    const first = (cause as Error).message.split('\n')[0];
+    this.warn(
+      `Gymnasium bridge failed during ${during} (${first}); restarting it (restart ${this.restartCount}/${this.maxRestarts}). ` +
+        `The ${during} is not re-sent; interrupted episodes are lost${lost.length ? `: ${lost.join('; ')}` : ''}.`,
+    );
+    await this.conn.shutdown(0);
+    const base = this.options.seed;
+    const seed = base === undefined ? undefined : (base + this.restartCount * RESTART_SEED_STRIDE) % 2 ** 32;
+    const { conn } = await openSession(this.options, this.numEnvs, seed);
+    this.conn = conn;
+    const m = await this.conn.request('RESET', 'RESET_RESULT', this.requestTimeoutMs, resetFields());
+    this.epReturn.fill(0);
+    this.epLength.fill(0);
+    return parseResetResult(m, this.numEnvs, this.obsDim);
   }
 
   /**
@@ -475,19 +690,32 @@ export class GymnasiumEnvironment implements Environment {
    */
   async reset(seed?: number): Promise<Float32Array> {
     if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0)) throw new RangeError(`seed must be a non-negative integer, got ${seed}`);
-    const m = await this.conn.request('RESET', 'RESET_RESULT', this.requestTimeoutMs, resetFields(seed));
-    return parseResetResult(m, this.numEnvs, this.obsDim);
+    let obs: Float32Array;
+    try {
+      const m = await this.conn.request('RESET', 'RESET_RESULT', this.requestTimeoutMs, resetFields(seed));
+      obs = parseResetResult(m, this.numEnvs, this.obsDim);
+    } catch (e) {
+      if (!this.canRestart(e)) throw e;
+      obs = await this.restart(e, 'RESET');
+    }
+    this.epReturn.fill(0);
+    this.epLength.fill(0);
+    this.lastObs = obs;
+    return obs;
   }
 
   /**
-   * Steps every env with its row of `actions` (`[numEnvs, actDim]` float32; Discrete actions as
-   * integral floats). Do not modify `actions` before the returned promise settles.
-   * @returns the step result; its arrays are fresh (not reused by later steps).
+   * Steps every env with its row of `actions` (`[numEnvs, actDim]` float32; Discrete,
+   * MultiDiscrete and MultiBinary actions as integral floats; Box actions outside the bounds are
+   * clipped by the bridge and counted in {@link actionsClipped}). Do not modify `actions` before
+   * the returned promise settles. A STEP is never re-sent.
+   * @returns the step result; its arrays are fresh (not reused by later steps). After a crash
+   *   with `restartOnCrash`, see that option for what it holds.
    * @throws EnvironmentError when `actions` has the wrong length; when the bridge rejected the
    *   request (non-finite or invalid actions: the env stays usable) or an env raised (Gymnasium's
    *   message, `details.remoteTraceback`, `details.envIndex`; call `reset()` before stepping
    *   again); or when the bridge died or missed the deadline (message includes its stderr tail;
-   *   the environment is then failed for good).
+   *   the environment is then failed for good unless `restartOnCrash` allows a restart).
    */
   async step(actions: Float32Array): Promise<StepResult> {
     if (!(actions instanceof Float32Array) || actions.length !== this.numEnvs * this.actDim) {
@@ -495,8 +723,43 @@ export class GymnasiumEnvironment implements Environment {
         `step() needs a Float32Array of numEnvs*actDim = ${this.numEnvs}*${this.actDim} = ${this.numEnvs * this.actDim} actions, got ${actions instanceof Float32Array ? actions.length : typeof actions}`,
       );
     }
-    const m = await this.conn.request('STEP', 'STEP_RESULT', this.requestTimeoutMs, undefined, [{ name: 'actions', data: actions, shape: this.actionShape }]);
-    return parseStepResult(m, this.numEnvs, this.obsDim);
+    let r: ReturnType<typeof parseStepResult>;
+    try {
+      const m = await this.conn.request('STEP', 'STEP_RESULT', this.requestTimeoutMs, undefined, [{ name: 'actions', data: actions, shape: this.actionShape }]);
+      r = parseStepResult(m, this.numEnvs, this.obsDim);
+    } catch (e) {
+      if (!this.canRestart(e)) throw e;
+      return this.stepAfterRestart(await this.restart(e, 'STEP'));
+    }
+    this.clipped += r.actionsClipped;
+    for (let i = 0; i < this.numEnvs; i++) {
+      if (r.finalObservations[i]) {
+        this.epReturn[i] = 0;
+        this.epLength[i] = 0;
+      } else {
+        this.epReturn[i] += r.rewards[i];
+        this.epLength[i]++;
+      }
+    }
+    this.lastObs = r.observations;
+    const { actionsClipped: _omit, ...result } = r;
+    return result;
+  }
+
+  /** The synthetic result of a STEP lost to a crash (see `restartOnCrash`). */
+  private stepAfterRestart(obs: Float32Array): StepResult {
+    const n = this.numEnvs;
+    const d = this.obsDim;
+    const prev = this.lastObs ?? obs;
+    this.lastObs = obs;
+    return {
+      observations: obs,
+      rewards: new Float64Array(n),
+      terminated: new Uint8Array(n),
+      truncated: new Uint8Array(n).fill(1),
+      finalObservations: Array.from({ length: n }, (_, i) => prev.slice(i * d, (i + 1) * d)),
+      episodes: new Array<null>(n).fill(null),
+    };
   }
 
   /** Round trip without touching the envs. @throws EnvironmentError like {@link step}. */
@@ -505,8 +768,9 @@ export class GymnasiumEnvironment implements Environment {
   }
 
   /**
-   * Closes the envs and stops the bridge (CLOSE, then SIGKILL if it has not exited within 2 s).
-   * If a request is in flight it is rejected and the bridge is killed at once. Safe to call twice.
+   * Closes the envs and stops the bridge (CLOSE, then SIGKILL if it has not exited within 2 s;
+   * a remote bridge only ends its session). If a request is in flight it is rejected and the
+   * bridge is killed at once. Safe to call twice.
    */
   close(): Promise<void> {
     if (!this.closePromise) {
@@ -526,7 +790,7 @@ export class GymnasiumEnvironment implements Environment {
         } catch {
           /* the bridge is killed below anyway */
         }
-        await this.conn.shutdown(CLOSE_GRACE_MS);
+        await this.conn.shutdown(this.conn.child ? CLOSE_GRACE_MS : 0);
       })();
     }
     return this.closePromise;

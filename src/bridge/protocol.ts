@@ -1,8 +1,8 @@
 /**
- * Wire format of the sparse-rl Gymnasium bridge, protocol version 1.0 (TypeScript side).
+ * Wire format of the sparse-rl Gymnasium bridge, protocol version 1.1 (TypeScript side).
  *
  * A message is a ZeroMQ multipart message. Frame 0 is a UTF-8 JSON header
- * `{ "v": "1.0", "type": ..., "seq": int, ... }`; when the message carries arrays the header lists
+ * `{ "v": "1.1", "type": ..., "seq": int, ... }`; when the message carries arrays the header lists
  * them in `"arrays": [{ "name", "dtype", "shape" }]` and every further frame holds the raw bytes of
  * one array (little-endian, C-contiguous), in that order. Headers use snake_case; this module is
  * the only place where they are mapped to and from the camelCase TypeScript types.
@@ -16,8 +16,23 @@
 import { endianness } from 'node:os';
 import type { EpisodeStatistics, Space, StepResult } from '../core/environment.js';
 
-/** Protocol version spoken by this client; the bridge must have the same major number. */
-export const PROTOCOL_VERSION = '1.0';
+/**
+ * Protocol version spoken by this client. Semver: a bridge of another major is refused at the
+ * handshake (the error names both versions); another minor is used with the common
+ * {@link CAPABILITIES} and a warning.
+ */
+export const PROTOCOL_VERSION = '1.1';
+
+/**
+ * Optional features this client understands (HELLO lists them; WELCOME answers the common ones):
+ * `vectorization.async` (Gymnasium AsyncVectorEnv), `spaces.extended` (MultiDiscrete,
+ * MultiBinary, flattened Dict/Tuple observations), `actions.clip` (out-of-bound Box actions
+ * clipped and counted).
+ */
+export const CAPABILITIES = ['vectorization.async', 'spaces.extended', 'actions.clip'] as const;
+
+/** How the bridge steps its sub-environments: in order in one process, or in worker processes. */
+export type Vectorization = 'sync' | 'async';
 
 /** Message types: requests (client → bridge) and replies (bridge → client). */
 export type MessageType =
@@ -95,7 +110,8 @@ function dtypeOf(data: WireArray): WireDType {
   throw new ProtocolError('unsupported array type');
 }
 
-function majorOf(version: unknown): number {
+/** The major number of a `"major.minor"` version. @throws ProtocolError for another form. */
+export function majorOf(version: unknown): number {
   const m = typeof version === 'string' ? /^(\d+)\.\d+$/.exec(version) : null;
   if (!m) throw new ProtocolError(`protocol version must look like "1.0", got ${JSON.stringify(version)}`);
   return Number(m[1]);
@@ -198,6 +214,8 @@ export interface Hello {
   readonly numEnvs: number;
   /** Default seed of the first RESET that has none (env `i` gets `seed + i`). */
   readonly seed?: number;
+  /** Default `'sync'`; `'async'` needs the `vectorization.async` capability. */
+  readonly vectorization?: Vectorization;
 }
 
 /** Fields of WELCOME. */
@@ -209,6 +227,11 @@ export interface Welcome {
   readonly spec: { readonly id: string; readonly maxEpisodeSteps: number | null };
   readonly numEnvs: number;
   readonly autoresetMode: 'same-step';
+  /** The bridge's protocol version (`"1.0"` for a bridge that predates the field). */
+  readonly protocol: string;
+  /** Capabilities used for this session (known to both sides). */
+  readonly capabilities: readonly string[];
+  readonly vectorization: Vectorization;
 }
 
 /** Fields of ERROR. */
@@ -223,8 +246,16 @@ export interface RemoteError {
 
 /** HELLO header fields (snake_case). */
 export function helloFields(h: Hello): Record<string, unknown> {
-  const f: Record<string, unknown> = { token: h.token, env_id: h.envId, kwargs: h.kwargs, num_envs: h.numEnvs };
+  const f: Record<string, unknown> = {
+    token: h.token,
+    env_id: h.envId,
+    kwargs: h.kwargs,
+    num_envs: h.numEnvs,
+    protocol: PROTOCOL_VERSION,
+    capabilities: [...CAPABILITIES],
+  };
   if (h.seed !== undefined) f.seed = h.seed;
+  if (h.vectorization !== undefined) f.vectorization = h.vectorization;
   return f;
 }
 
@@ -249,26 +280,56 @@ export function decodeFloat(x: unknown): number {
   throw new ProtocolError(`expected a number or "inf"/"-inf"/"nan", got ${JSON.stringify(x)}`);
 }
 
-/** Decodes a space description of WELCOME. @throws ProtocolError for an unknown space type. */
+function ints(x: unknown, what: string): number[] {
+  if (!Array.isArray(x) || !x.every((v) => Number.isInteger(v))) throw new ProtocolError(`${what} must be a list of integers`);
+  return (x as number[]).slice();
+}
+
+/** Decodes a space description of WELCOME (see {@link Space}). @throws ProtocolError for an unknown or malformed space. */
 export function decodeSpace(s: unknown): Space {
   const o = s as Record<string, unknown>;
-  if (o && o.type === 'box') {
-    return {
-      type: 'box',
-      shape: (o.shape as number[]).slice(),
-      dtype: String(o.dtype),
-      low: (o.low as unknown[]).map(decodeFloat),
-      high: (o.high as unknown[]).map(decodeFloat),
-    };
+  switch (o?.type) {
+    case 'box':
+      return {
+        type: 'box',
+        shape: ints(o.shape, 'box.shape'),
+        dtype: String(o.dtype),
+        low: (o.low as unknown[]).map(decodeFloat),
+        high: (o.high as unknown[]).map(decodeFloat),
+      };
+    case 'discrete':
+      return { type: 'discrete', n: Number(o.n), start: Number(o.start) };
+    case 'multi-discrete':
+      return { type: 'multi-discrete', shape: ints(o.shape, 'shape'), nvec: ints(o.nvec, 'nvec'), start: ints(o.start, 'start') };
+    case 'multi-binary':
+      return { type: 'multi-binary', shape: ints(o.shape, 'shape') };
+    case 'dict':
+      if (!Array.isArray(o.spaces)) break;
+      return { type: 'dict', spaces: (o.spaces as { key: unknown; space: unknown }[]).map((e) => ({ key: String(e.key), space: decodeSpace(e.space) })) };
+    case 'tuple':
+      if (!Array.isArray(o.spaces)) break;
+      return { type: 'tuple', spaces: (o.spaces as unknown[]).map(decodeSpace) };
+    default:
   }
-  if (o && o.type === 'discrete') return { type: 'discrete', n: Number(o.n), start: Number(o.start) };
   throw new ProtocolError(`unsupported space ${JSON.stringify(s)}`);
 }
 
 /** Encodes a space as in WELCOME (inverse of {@link decodeSpace}). */
 export function encodeSpace(s: Space): Record<string, unknown> {
-  if (s.type === 'box') return { type: 'box', shape: [...s.shape], dtype: s.dtype, low: s.low.map(encodeFloat), high: s.high.map(encodeFloat) };
-  return { type: 'discrete', n: s.n, start: s.start };
+  switch (s.type) {
+    case 'box':
+      return { type: 'box', shape: [...s.shape], dtype: s.dtype, low: s.low.map(encodeFloat), high: s.high.map(encodeFloat) };
+    case 'discrete':
+      return { type: 'discrete', n: s.n, start: s.start };
+    case 'multi-discrete':
+      return { type: 'multi-discrete', shape: [...s.shape], nvec: [...s.nvec], start: [...s.start] };
+    case 'multi-binary':
+      return { type: 'multi-binary', shape: [...s.shape] };
+    case 'dict':
+      return { type: 'dict', spaces: s.spaces.map((e) => ({ key: e.key, space: encodeSpace(e.space) })) };
+    case 'tuple':
+      return { type: 'tuple', spaces: s.spaces.map(encodeSpace) };
+  }
 }
 
 /** Reads a WELCOME header. @throws ProtocolError when fields are missing or malformed. */
@@ -278,7 +339,16 @@ export function parseWelcome(h: WireHeader): Welcome {
     throw new ProtocolError('WELCOME lacks spec, num_envs or versions');
   }
   if (h.autoreset_mode !== 'same-step') throw new ProtocolError(`unsupported autoreset mode ${JSON.stringify(h.autoreset_mode)}`);
+  const protocol = typeof h.protocol === 'string' ? h.protocol : String(h.v);
+  if (majorOf(protocol) !== MAJOR) {
+    throw new ProtocolError(`protocol version mismatch: bridge speaks ${protocol}, this client speaks ${PROTOCOL_VERSION}`);
+  }
+  const known = new Set<string>(CAPABILITIES);
+  const capabilities = Array.isArray(h.capabilities) ? (h.capabilities as unknown[]).filter((c): c is string => typeof c === 'string' && known.has(c)) : [];
   return {
+    protocol,
+    capabilities,
+    vectorization: h.vectorization === 'async' ? 'async' : 'sync',
     versions: { ...(h.versions as Record<string, string>) },
     observationSpace: decodeSpace(h.observation_space),
     actionSpace: decodeSpace(h.action_space),
@@ -314,10 +384,11 @@ export function parseResetResult(m: DecodedMessage, numEnvs: number, obsDim: num
 /**
  * Reads a STEP_RESULT into the core {@link StepResult}: `observations` `[n, obsDim]` float32
  * (autoreset already applied), `rewards` float64, `terminated`/`truncated` uint8, and per env the
- * final observation (a subarray of `final_observations`) and episode statistics, or `null`.
+ * final observation (a subarray of `final_observations`) and episode statistics, or `null`;
+ * plus `actionsClipped`, the number of action entries the bridge clipped (0 when absent).
  * @throws ProtocolError when arrays are missing or have the wrong length.
  */
-export function parseStepResult(m: DecodedMessage, numEnvs: number, obsDim: number): StepResult {
+export function parseStepResult(m: DecodedMessage, numEnvs: number, obsDim: number): StepResult & { readonly actionsClipped: number } {
   const observations = expectArray(m, 'observations', Float32Array, numEnvs * obsDim);
   const rewards = expectArray(m, 'rewards', Float64Array, numEnvs);
   const terminated = expectArray(m, 'terminated', Uint8Array, numEnvs);
@@ -331,5 +402,6 @@ export function parseStepResult(m: DecodedMessage, numEnvs: number, obsDim: numb
     const eps = (m.header.episodes ?? []) as { index: number; return: unknown; length: number }[];
     for (const e of eps) episodes[e.index] = { return: decodeFloat(e.return), length: e.length };
   }
-  return { observations, rewards, terminated, truncated, finalObservations, episodes };
+  const actionsClipped = typeof m.header.actions_clipped === 'number' ? m.header.actions_clipped : 0;
+  return { observations, rewards, terminated, truncated, finalObservations, episodes, actionsClipped };
 }

@@ -20,7 +20,41 @@ export interface DiscreteSpace {
   readonly start: number;
 }
 
-export type Space = BoxSpace | DiscreteSpace;
+/** A Gymnasium `MultiDiscrete` space: per entry `start[i] <= x < start[i] + nvec[i]`. */
+export interface MultiDiscreteSpace {
+  readonly type: 'multi-discrete';
+  readonly shape: readonly number[];
+  /** `prod(shape)` entries, C order. */
+  readonly nvec: readonly number[];
+  /** `prod(shape)` entries, C order. */
+  readonly start: readonly number[];
+}
+
+/** A Gymnasium `MultiBinary` space (entries 0 or 1). */
+export interface MultiBinarySpace {
+  readonly type: 'multi-binary';
+  readonly shape: readonly number[];
+}
+
+/** A Gymnasium `Dict` space (observations only), children in Gymnasium's flatten order. */
+export interface DictSpace {
+  readonly type: 'dict';
+  readonly spaces: readonly { readonly key: string; readonly space: Space }[];
+}
+
+/** A Gymnasium `Tuple` space (observations only). */
+export interface TupleSpace {
+  readonly type: 'tuple';
+  readonly spaces: readonly Space[];
+}
+
+/**
+ * A space as the environment reports it. Every element travels as one flat float vector of
+ * {@link flatSize} entries: Box values (C order), a Discrete value (1 entry), MultiDiscrete /
+ * MultiBinary values (C order), and for Dict / Tuple Gymnasium's `flatten` layout (children
+ * concatenated in order; nested Discrete / MultiDiscrete one-hot).
+ */
+export type Space = BoxSpace | DiscreteSpace | MultiDiscreteSpace | MultiBinarySpace | DictSpace | TupleSpace;
 
 /** Statistics of an episode that just ended (return in reward units, length in steps). */
 export interface EpisodeStatistics {
@@ -105,7 +139,37 @@ export class EnvironmentError extends Error {
   }
 }
 
-/** Flattened size of a space as a float vector (Box: prod(shape); Discrete: 1). */
+const prod = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Length of `gymnasium.spaces.flatdim(space)`: one-hot for (Multi)Discrete. */
+function gymnasiumFlatDim(space: Space): number {
+  switch (space.type) {
+    case 'discrete':
+      return space.n;
+    case 'multi-discrete':
+      return space.nvec.reduce((a, b) => a + b, 0);
+    case 'dict':
+      return space.spaces.reduce((a, c) => a + gymnasiumFlatDim(c.space), 0);
+    case 'tuple':
+      return space.spaces.reduce((a, c) => a + gymnasiumFlatDim(c), 0);
+    default:
+      return prod(space.shape);
+  }
+}
+
+/**
+ * Flattened size of a space as a float vector: Box / MultiDiscrete / MultiBinary `prod(shape)`;
+ * Discrete 1 (the value); Dict / Tuple `gymnasium.spaces.flatdim` (nested Discrete `n`,
+ * MultiDiscrete `sum(nvec)`, Box / MultiBinary `prod(shape)`).
+ */
 export function flatSize(space: Space): number {
-  return space.type === 'box' ? space.shape.reduce((a, b) => a * b, 1) : 1;
+  switch (space.type) {
+    case 'discrete':
+      return 1;
+    case 'dict':
+    case 'tuple':
+      return gymnasiumFlatDim(space);
+    default:
+      return prod(space.shape);
+  }
 }

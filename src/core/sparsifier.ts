@@ -37,6 +37,12 @@ export interface Sparsifier {
    * updates (RigL's grow criterion); absent when gradients are never dense.
    */
   readonly denseGradientInterval?: number;
+  /**
+   * Optional: metrics produced by the hooks since the last call (e.g. RNM-TD3's SAD at each mask
+   * update), drained by the trainer after each env step's gradient updates and logged at that
+   * step. @returns the metrics, or null when nothing happened
+   */
+  takeUpdateMetrics?(): Record<string, number> | null;
   /** Hears every evaluation's mean return (GST's reward-aware pruning needs it). */
   onEvaluation(meanReturn: number, step: number): void;
   /** Per-layer and per-network `sparsity/*` metrics (fraction of zeros in weights). */

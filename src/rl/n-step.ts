@@ -76,7 +76,7 @@ export function gatherBootstrapStates(windows: TransitionWindows, slots: Int32Ar
 export interface NStepOptions {
   /** n; 1 = the ordinary one-step target. */
   readonly n: number;
-  /** Gradient iterations with the one-step target before switching to n (RLx2: 300 000). */
+  /** The n-step target is used from 1-based gradient iteration `delayIterations` on (RLx2: 300 000). */
   readonly delayIterations: number;
 }
 
@@ -88,7 +88,7 @@ export const nStepSchema = {
   description: 'RLx2 delayed multi-step TD target (methods.md §1.b.3): n-step after delayIterations gradient iterations; n = 1 is off.',
   properties: {
     n: { type: 'integer', minimum: 1, default: 1, description: 'Steps of the TD target (RLx2: 3).' },
-    delayIterations: { type: 'integer', minimum: 0, default: 300000, description: 'Gradient iterations with the 1-step target first (RLx2 README: 300000).' },
+    delayIterations: { type: 'integer', minimum: 0, default: 300000, description: 'n-step targets from gradient iteration it >= delayIterations on (1-based; RLx2 README: 300000).' },
   },
 } as const;
 

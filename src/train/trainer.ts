@@ -10,6 +10,7 @@ import { Sparsifier } from '../core/sparsifier.js';
 import type { ExperimentConfig } from '../config/experiment-config.js';
 import type { Engine } from '../nn/engine.js';
 import { createEngine } from '../nn/engines.js';
+import { flopsMetrics } from '../sparse/flops.js';
 import { packageRoot } from '../util/paths.js';
 import { Rng } from '../util/rng.js';
 import { saveCheckpoint } from './checkpoint.js';
@@ -133,7 +134,12 @@ export async function train(config: ExperimentConfig, container: Container, opti
     agent = container.get<AgentFactory>(AgentFactory)({
       observationSize: obsDim, actionSpace: env.actionSpace, engine, sparsifier, rng: root.fork('agent'),
     });
-    const buffer: ReplayBuffer = container.get<ReplayBufferFactory>(ReplayBufferFactory)({ observationSize: obsDim, actionSize: actDim });
+    const buffer: ReplayBuffer = container.get<ReplayBufferFactory>(ReplayBufferFactory)({ observationSize: obsDim, actionSize: actDim, numEnvs: env.numEnvs });
+    agent.checkReplayBuffer?.(buffer);
+    // buffers with a shrink hook (RLx2 dynamic capacity) also store the noise-free action
+    const wantsActionMean = typeof buffer.maybeShrink === 'function';
+    const policy = (o: Float32Array, count: number) => agent!.act(o, count, true);
+    const costMetrics = () => (agent!.costModel ? flopsMetrics(agent!.groups, agent!.costModel, sparsifier!.denseGradientInterval ?? null) : {});
     const warmupRng = root.fork('warmup');
     const sampleRng = root.fork('replay');
     metadata.status = 'running';
@@ -145,7 +151,7 @@ export async function train(config: ExperimentConfig, container: Container, opti
       );
     }
     const initialSparsity = sparsifier.metrics(agent.groups);
-    log(0, initialSparsity);
+    log(0, { ...initialSparsity, ...costMetrics() });
 
     const n = env.numEnvs;
     progress = new Progress(config.totalSteps, config.output.progress);
@@ -173,13 +179,15 @@ export async function train(config: ExperimentConfig, container: Container, opti
       sparsifier!.onEvaluation(mean, step);
       const sp = sparsifier!.metrics(agent!.groups);
       sparsityNow = sp['sparsity/total'] ?? 0;
-      log(step, { 'eval/mean_return': mean, 'eval/std_return': std, ...sp });
+      log(step, { 'eval/mean_return': mean, 'eval/std_return': std, ...sp, ...costMetrics() });
     };
 
     while (step < config.totalSteps) {
       const actions = new Float32Array(n * actDim);
-      if (step < agent.learningStarts) for (let i = 0; i < actions.length; i++) actions[i] = warmupRng.uniformRange(-1, 1);
+      const warmup = step < agent.learningStarts;
+      if (warmup) for (let i = 0; i < actions.length; i++) actions[i] = warmupRng.uniformRange(-1, 1);
       else actions.set(agent.act(obs, n, false));
+      const actionMeans = wantsActionMean ? (warmup ? actions : agent.act(obs, n, true)) : null;
       const result = await env.step(scaler.toEnv(actions));
       for (let i = 0; i < n; i++) {
         const final = result.finalObservations[i];
@@ -190,6 +198,7 @@ export async function train(config: ExperimentConfig, container: Container, opti
           nextObservation: final ?? result.observations.subarray(i * obsDim, (i + 1) * obsDim),
           terminated: result.terminated[i] === 1,
           truncated: result.truncated[i] === 1,
+          ...(actionMeans ? { actionMean: actionMeans.subarray(i * actDim, (i + 1) * actDim) } : {}),
         });
         const ep = result.episodes[i];
         if (ep) {
@@ -208,6 +217,10 @@ export async function train(config: ExperimentConfig, container: Container, opti
           }
         }
       }
+      const updateMetrics = sparsifier.takeUpdateMetrics?.();
+      if (updateMetrics) log(step, updateMetrics);
+      const bufferMetrics = buffer.maybeShrink?.(step, policy);
+      if (bufferMetrics) log(step, bufferMetrics);
       const crossed = (interval: number) => Math.floor(step / interval) > Math.floor(before / interval);
       if (crossed(1000)) {
         const now = Date.now();
@@ -232,7 +245,7 @@ export async function train(config: ExperimentConfig, container: Container, opti
     if (step % config.checkpoint.interval !== 0) checkpoint();
     progress.stop();
     const wallSeconds = (Date.now() - started) / 1000;
-    const summary = { steps: step, wallSeconds, lastEvalReturn, evaluations: evalCount, finalSparsity: sparsifier.metrics(agent.groups), engine: engine.description };
+    const summary = { steps: step, wallSeconds, lastEvalReturn, evaluations: evalCount, finalSparsity: sparsifier.metrics(agent.groups), flops: costMetrics(), bufferSize: buffer.size, engine: engine.description };
     writeJsonAtomic(join(runDir, 'summary.json'), summary);
     metadata.status = 'completed';
     metadata.finishedAt = new Date().toISOString();

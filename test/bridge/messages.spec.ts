@@ -1,12 +1,14 @@
 /**
  * Every header exchanged with the real bridge (HELLO/WELCOME, RESET, STEP with terminations and
- * final observations, ERROR, PING, CLOSE; Box and Discrete spaces) validates against
+ * final observations, ERROR, PING, CLOSE; Box, Discrete, Dict and MultiDiscrete spaces; async
+ * vectorization; clipped actions) validates against
  * schemas/bridge-protocol.schema.json.
  */
 import { describe, expect, it } from 'vitest';
 import { GymnasiumEnvironment } from '../../src/bridge/gymnasium-environment.js';
-import type { WireHeader } from '../../src/bridge/protocol.js';
-import { HAS_VENV, mulberry32, protocolValidator, randomActions } from './helpers.js';
+import { join } from 'node:path';
+import { CAPABILITIES, PROTOCOL_VERSION, type WireHeader } from '../../src/bridge/protocol.js';
+import { HAS_VENV, ROOT, mulberry32, protocolValidator, randomActions } from './helpers.js';
 
 describe.skipIf(!HAS_VENV)('messages exchanged with the real bridge', () => {
   const validate = protocolValidator();
@@ -68,6 +70,47 @@ describe.skipIf(!HAS_VENV)('messages exchanged with the real bridge', () => {
     }
     await expect(GymnasiumEnvironment.start({ envId: 'NoSuchEnv', onMessage: (direction, header) => log.push({ direction, header }) })).rejects.toThrow(/doesn't exist/);
     expect(log.at(-1)!.header.type).toBe('ERROR');
+    check(log);
+  });
+
+  it('async vectorization, extended spaces (Dict obs, MultiDiscrete actions) and clipped actions validate too', async () => {
+    const log: { direction: string; header: WireHeader }[] = [];
+    const onMessage = (direction: string, header: WireHeader) => log.push({ direction, header });
+    const saved = process.env.PYTHONPATH;
+    process.env.PYTHONPATH = join(ROOT, 'bridge-python', 'tests'); // test-only env module
+    let env: GymnasiumEnvironment;
+    try {
+      env = await GymnasiumEnvironment.start({ envId: 'spaces_env:DictObs-v0', numEnvs: 2, seed: 1, vectorization: 'async', onMessage });
+    } finally {
+      if (saved === undefined) delete process.env.PYTHONPATH;
+      else process.env.PYTHONPATH = saved;
+    }
+    try {
+      expect(env.vectorization).toBe('async');
+      expect(env.observationSpace.type).toBe('dict');
+      expect(env.actionSpace).toEqual({ type: 'multi-discrete', shape: [2], nvec: [3, 2], start: [0, 0] });
+      expect(env.obsDim).toBe(2 + 3 + 2); // flags (MultiBinary 2) + mode (one-hot 3) + pos (Box 2)
+      await env.reset();
+      let ends = 0;
+      for (let t = 0; t < 40; t++) {
+        const r = await env.step(new Float32Array([t % 3, t % 2, 2, 1]));
+        ends += r.finalObservations.filter((f) => f !== null).length;
+      }
+      expect(ends).toBeGreaterThan(0);
+      await expect(env.step(new Float32Array([3, 0, 0, 0]))).rejects.toThrow(/MultiDiscrete actions must be integers/);
+    } finally {
+      await env.close();
+    }
+    const cheetah = await GymnasiumEnvironment.start({ envId: 'HalfCheetah-v5', onMessage });
+    try {
+      await cheetah.reset(0);
+      await cheetah.step(new Float32Array([2, -2, 0, 0, 0, 1.5]));
+      expect(cheetah.actionsClipped).toBe(3);
+    } finally {
+      await cheetah.close();
+    }
+    expect(log.some((l) => l.header.type === 'STEP_RESULT' && l.header.actions_clipped === 3)).toBe(true);
+    expect(log.find((l) => l.header.type === 'HELLO')!.header).toMatchObject({ protocol: PROTOCOL_VERSION, capabilities: [...CAPABILITIES], vectorization: 'async' });
     check(log);
   });
 });

@@ -1,6 +1,7 @@
 /** Frame encoding/decoding of the bridge protocol and the schema of its headers. */
 import { describe, expect, it } from 'vitest';
 import {
+  CAPABILITIES,
   PROTOCOL_VERSION,
   ProtocolError,
   decodeFloat,
@@ -12,6 +13,7 @@ import {
   helloFields,
   parseStepResult,
 } from '../../src/bridge/protocol.js';
+import { flatSize, type Space } from '../../src/core/environment.js';
 import { protocolValidator } from './helpers.js';
 
 describe('bridge protocol frames', () => {
@@ -59,7 +61,7 @@ describe('bridge protocol frames', () => {
   it('rejects malformed messages and other major versions', () => {
     const h = (o: object) => Buffer.from(JSON.stringify(o));
     expect(() => decodeMessage([Buffer.from('not json')])).toThrow(ProtocolError);
-    expect(() => decodeMessage([h({ v: '2.0', type: 'PONG', seq: 1 })])).toThrow(/bridge speaks 2\.0, this client speaks 1\.0/);
+    expect(() => decodeMessage([h({ v: '2.0', type: 'PONG', seq: 1 })])).toThrow(/bridge speaks 2\.0, this client speaks 1\.1/);
     expect(() => decodeMessage([h({ v: '1.7', type: 'PONG', seq: 1 })])).not.toThrow();
     expect(() => decodeMessage([h({ v: '1.0', type: 'X', seq: 1, arrays: [{ name: 'a', dtype: 'float32', shape: [2] }] }), Buffer.alloc(4)])).toThrow(/needs 8 bytes/);
     expect(() => decodeMessage([h({ v: '1.0', type: 'X', seq: 1, arrays: [{ name: 'a', dtype: 'complex64', shape: [1] }] }), Buffer.alloc(8)])).toThrow(/dtype/);
@@ -116,5 +118,42 @@ describe('bridge-protocol.schema.json', () => {
         action_space: { type: 'discrete', n: 2, start: 0 }, spec: { id: 'X', max_episode_steps: null }, num_envs: 1, autoreset_mode: 'same-step',
       }),
     ).toBe(false); // "Infinity" is not an allowed bound spelling
+  });
+  it('accepts the protocol 1.1 fields and extended spaces, and rejects unknown capabilities in WELCOME', () => {
+    const welcome = {
+      v: PROTOCOL_VERSION, type: 'WELCOME', seq: 1, protocol: PROTOCOL_VERSION, capabilities: ['spaces.extended'], vectorization: 'async',
+      versions: { bridge: '0', protocol: PROTOCOL_VERSION, python: '3', gymnasium: '1', numpy: '2' },
+      observation_space: encodeSpace(DICT), action_space: { type: 'multi-binary', shape: [3] },
+      spec: { id: 'X', max_episode_steps: null }, num_envs: 1, autoreset_mode: 'same-step',
+    };
+    expect(validate(welcome), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate({ ...welcome, capabilities: ['teleport'] })).toBe(false);
+    expect(validate({ ...welcome, action_space: encodeSpace(DICT) })).toBe(false); // Dict actions are not carried
+    expect(validate({ ...welcome, protocol: undefined })).toBe(false);
+    const hello = encodeMessage('HELLO', 1, helloFields({ token: 't', envId: 'X', kwargs: {}, numEnvs: 1, vectorization: 'async' })).header;
+    expect(hello).toMatchObject({ protocol: PROTOCOL_VERSION, capabilities: [...CAPABILITIES], vectorization: 'async' });
+    expect(validate(hello), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate({ ...hello, vectorization: 'threads' })).toBe(false);
+    expect(validate({ v: PROTOCOL_VERSION, type: 'STEP_RESULT', seq: 1, actions_clipped: 0, arrays: [] })).toBe(false);
+  });
+});
+
+const DICT: Space = {
+  type: 'dict',
+  spaces: [
+    { key: 'a', space: { type: 'box', shape: [2, 2], dtype: 'float16', low: [-Infinity, 0, 0, 0], high: [1, 1, 1, Infinity] } },
+    { key: 'b', space: { type: 'discrete', n: 3, start: 0 } },
+    { key: 'c', space: { type: 'tuple', spaces: [{ type: 'multi-discrete', shape: [2], nvec: [2, 5], start: [0, 0] }, { type: 'multi-binary', shape: [3] }] } },
+  ],
+};
+
+describe('spaces', () => {
+  it('round-trip through JSON and have the documented flat sizes', () => {
+    expect(decodeSpace(JSON.parse(JSON.stringify(encodeSpace(DICT))))).toEqual(DICT);
+    expect(flatSize(DICT)).toBe(4 + 3 + (2 + 5) + 3); // nested Discrete/MultiDiscrete one-hot, as gymnasium.spaces.flatdim
+    expect(flatSize({ type: 'discrete', n: 9, start: 0 })).toBe(1);
+    expect(flatSize({ type: 'multi-discrete', shape: [2, 3], nvec: [2, 2, 2, 2, 2, 2], start: [0, 0, 0, 0, 0, 0] })).toBe(6);
+    expect(flatSize({ type: 'multi-binary', shape: [4] })).toBe(4);
+    expect(() => decodeSpace({ type: 'graph' })).toThrow(ProtocolError);
   });
 });

@@ -95,7 +95,7 @@ print(w.shape[0], w.shape[1])
     const r = spawnSync(process.execPath, [cli, 'validate', file], { encoding: 'utf8' });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('seed: must be >= 0, got -3');
-    expect(r.stderr).toContain('agent.type: unknown agent type; installed: td3');
+    expect(r.stderr).toContain('agent.type: unknown agent type; installed: sac, td3');
   });
 
   it('an unknown env id fails with Gymnasium’s own message', () => {

@@ -47,6 +47,38 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, wha
 }
 
 /**
+ * Samples whose hidden ReLU pre-activations come within `eps` of the kink at 0 (computed in
+ * float64 from the reference weights): there dL/dx is discontinuous, so two correct float32
+ * engines may land on different sides. Such samples are removed from the test batch.
+ */
+function kinkRows(net: Mlp, x: Float32Array, batch: number, eps = 2e-6): Set<number> {
+  const rows = new Set<number>();
+  for (let b = 0; b < batch; b++) {
+    let h = Array.from(x.subarray(b * net.layers[0].inFeatures, (b + 1) * net.layers[0].inFeatures));
+    net.layers.forEach((l, k) => {
+      const z = new Array<number>(l.outFeatures).fill(0);
+      for (let o = 0; o < l.outFeatures; o++) {
+        let acc = l.bias[o];
+        for (let i = 0; i < l.inFeatures; i++) acc += l.weight[o * l.inFeatures + i] * (l.mask ? l.mask[o * l.inFeatures + i] : 1) * h[i];
+        z[o] = acc;
+      }
+      if (k < net.layers.length - 1) {
+        if (z.some((v) => Math.abs(v) < eps)) rows.add(b);
+        h = z.map((v) => Math.max(0, v));
+      }
+    });
+  }
+  return rows;
+}
+
+/** Rows of a `[batch, width]` array outside `skip`. */
+function dropRows(a: Float32Array, width: number, skip: Set<number>): Float32Array {
+  const out: number[] = [];
+  for (let i = 0; i < a.length; i++) if (!skip.has(Math.floor(i / width))) out.push(a[i]);
+  return Float32Array.from(out);
+}
+
+/**
  * Builds the same network on both engines: PyTorch default init, then (density < 1) a random mask
  * on every layer, written through the live views and `setMask`.
  */
@@ -100,9 +132,10 @@ describe('engine agreement: native vs tfjs reference', () => {
   });
 
   for (const spec of [CRITIC, ACTOR]) {
-    for (const batch of [1, 256]) {
+    for (const fullBatch of [1, 256]) {
       for (const density of DENSITIES) {
-        check(`${spec.name} [${spec.layerSizes.join('→')}] batch ${batch}, density ${density}: outputs and gradients`, () => {
+        check(`${spec.name} [${spec.layerSizes.join('→')}] batch ${fullBatch}, density ${density}: outputs and gradients`, () => {
+          let batch = fullBatch;
           const [ref, nat] = twinNets(tfjs, native, spec, density, 1000 * batch + Math.round(100 * density));
           ref.layers.forEach((l, k) => {
             const ml = nat.layers[k];
@@ -113,8 +146,13 @@ describe('engine agreement: native vs tfjs reference', () => {
           const rng = new Rng(7 + batch);
           const inF = spec.layerSizes[0];
           const outF = spec.layerSizes[spec.layerSizes.length - 1];
-          const x = randomArray(rng, batch * inF);
-          const g = randomArray(rng, batch * outF, 1 / batch);
+          const x0 = randomArray(rng, batch * inF);
+          const g0 = randomArray(rng, batch * outF, 1 / batch);
+          const kinks = kinkRows(ref, x0, batch);
+          expect(kinks.size, 'too many samples on a ReLU kink').toBeLessThan(Math.max(2, batch / 20));
+          const x = dropRows(x0, inF, kinks);
+          const g = dropRows(g0, outF, kinks);
+          batch -= kinks.size;
 
           expectClose(nat.predict(x, batch), ref.predict(x, batch), 'predict');
           for (const denseGrad of [false, true]) {

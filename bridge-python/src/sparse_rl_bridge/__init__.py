@@ -6,10 +6,19 @@ traceback. The protocol is described in ``bridge-python/README.md`` and, for the
 in ``schemas/bridge-protocol.schema.json``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-#: Version of the wire protocol spoken by this bridge (``"major.minor"``); peers must agree on
-#: the major number.
-PROTOCOL_VERSION = "1.0"
+#: Version of the wire protocol spoken by this bridge (``"major.minor"``). Semver rule: peers
+#: with another major number are refused at HELLO (the ERROR names both versions); peers with
+#: another minor number are served with the capabilities both sides know (a warning is logged).
+PROTOCOL_VERSION = "1.1"
 
-__all__ = ["__version__", "PROTOCOL_VERSION"]
+#: Optional protocol features of this bridge. HELLO lists the client's; WELCOME answers with the
+#: intersection, and only those are used for the session. A 1.0 peer sends none.
+#:
+#: - ``vectorization.async``: HELLO ``vectorization: "async"`` (Gymnasium AsyncVectorEnv).
+#: - ``spaces.extended``: MultiDiscrete / MultiBinary spaces and flattened Dict / Tuple observations.
+#: - ``actions.clip``: out-of-bound Box actions are clipped and counted in ``actions_clipped``.
+CAPABILITIES = ("vectorization.async", "spaces.extended", "actions.clip")
+
+__all__ = ["__version__", "PROTOCOL_VERSION", "CAPABILITIES"]

@@ -1,9 +1,16 @@
-"""Command line entry point: ``python -m sparse_rl_bridge --connect tcp://127.0.0.1:PORT``.
+"""Command line entry points.
+
+- ``python -m sparse_rl_bridge --connect tcp://127.0.0.1:PORT``: what the trainer spawns.
+- ``sparse-rl-bridge serve --bind tcp://0.0.0.0:PORT --curve-secret-key server.key_secret
+  [--curve-client-keys DIR]``: a long-running remote bridge (token from
+  ``$SPARSE_RL_BRIDGE_TOKEN`` or ``--token-file``).
+- ``sparse-rl-bridge keygen --dir DIR [--name NAME]``: writes a CURVE key pair
+  ``DIR/NAME.key`` (public) and ``DIR/NAME.key_secret`` (secret, mode 0600).
 
 The client's secret is read from the environment variable ``SPARSE_RL_BRIDGE_TOKEN`` (never from
 the command line, where other users could read it) and removed from the environment at once.
 
-Exit codes: 0 after CLOSE; 2 after a fatal request (wrong token, protocol major mismatch);
+Exit codes: 0 after CLOSE; 2 after a protocol major mismatch at HELLO;
 3 when a required Python module is missing (the last stderr line then reads
 ``SPARSE_RL_BRIDGE_MISSING_MODULES=<comma-separated import names>``); 4 when the parent process
 died; 5 after the idle timeout; 64 for bad command line usage.
@@ -77,8 +84,82 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _serve_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sparse-rl-bridge serve",
+        description="Serve Gymnasium environments to remote sparse-rl clients (one session at a time).",
+    )
+    p.add_argument("--bind", required=True, help="endpoint to bind, e.g. tcp://0.0.0.0:5555 (default loopback is safer: tcp://127.0.0.1:5555)")
+    p.add_argument("--curve-secret-key", help="CURVE key pair file (NAME.key_secret from `keygen`); encrypts and authenticates the server")
+    p.add_argument("--curve-client-keys", help="directory of allowed client public keys (*.key); default: any CURVE client (the token still applies)")
+    p.add_argument("--token-file", help="file holding the client token (default: $SPARSE_RL_BRIDGE_TOKEN)")
+    p.add_argument("--insecure", action="store_true", help="allow a non-loopback --bind without CURVE (traffic in clear text)")
+    p.add_argument("--idle-timeout", type=float, default=0.0, help="end a session after this many seconds without a request (0 = never)")
+    p.add_argument("--once", action="store_true", help="exit after the first session ends")
+    return p
+
+
+def keygen(argv) -> int:
+    """``keygen --dir DIR [--name NAME]``: writes ``DIR/NAME.key`` and ``DIR/NAME.key_secret``
+    (``zmq.auth.create_certificates``; the secret file is made readable by its owner only) and
+    prints the public key (Z85, 40 characters)."""
+    p = argparse.ArgumentParser(prog="sparse-rl-bridge keygen", description="Generate a ZeroMQ CURVE key pair.")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--name", default="server")
+    args = p.parse_args(argv)
+    import zmq.auth  # noqa: PLC0415
+
+    os.makedirs(args.dir, exist_ok=True)
+    public_file, secret_file = zmq.auth.create_certificates(args.dir, args.name)
+    os.chmod(secret_file, 0o600)
+    public, _ = zmq.auth.load_certificate(public_file)
+    print(f"public key file: {public_file}\nsecret key file: {secret_file}\npublic key: {public.decode()}")
+    return 0
+
+
+def _is_loopback(endpoint: str) -> bool:
+    host = endpoint.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+    return endpoint.startswith(("ipc://", "inproc://")) or host in ("127.0.0.1", "localhost", "::1")
+
+
+def serve_main(argv) -> int:
+    """``serve``: see :func:`_serve_parser`. Exit codes as for the spawned mode; 64 for usage
+    errors (no token, non-loopback bind without CURVE and without ``--insecure``)."""
+    args = _serve_parser().parse_args(argv)
+    token = os.environ.pop(TOKEN_ENV, None)
+    if args.token_file:
+        with open(args.token_file, encoding="utf-8") as f:
+            token = f.read().strip()
+    if not token:
+        print(f"sparse-rl-bridge: no token (set ${TOKEN_ENV} or --token-file); refusing to serve", file=sys.stderr)
+        return 64
+    if not _is_loopback(args.bind) and not args.curve_secret_key and not args.insecure:
+        print("sparse-rl-bridge: refusing a non-loopback --bind without CURVE (--curve-secret-key) or --insecure", file=sys.stderr)
+        return 64
+    missing = missing_modules()
+    if missing:
+        print(f"SPARSE_RL_BRIDGE_MISSING_MODULES={','.join(missing)}", file=sys.stderr, flush=True)
+        return 3
+    from .server import serve  # noqa: PLC0415
+
+    return serve(
+        args.bind,
+        token,
+        idle_timeout=args.idle_timeout,
+        bind=True,
+        curve_secret_key_file=args.curve_secret_key,
+        curve_client_keys_dir=args.curve_client_keys,
+        once=args.once,
+    )
+
+
 def main(argv=None) -> int:
     """Runs the bridge; returns (and, as a console script, exits with) the exit code above."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "keygen":
+        return keygen(argv[1:])
+    if argv and argv[0] == "serve":
+        return serve_main(argv[1:])
     args = _parser().parse_args(argv)
     token = os.environ.pop(TOKEN_ENV, None)
     if not token:

@@ -1,0 +1,299 @@
+import type { Agent, AgentContext, AgentCostModel } from '../../src/core/agent.js';
+import type { NetworkGroup } from '../../src/core/network-group.js';
+import type { ReplayBuffer } from '../../src/core/replay-buffer.js';
+import type { Sparsifier } from '../../src/core/sparsifier.js';
+import type { Mlp, Optimizer } from '../../src/nn/engine.js';
+import { initLinearDefault } from '../../src/nn/init.js';
+import { checkWindowsSupport, gatherBootstrapStates, nStepTarget, type NStepOptions } from '../../src/rl/n-step.js';
+import type { Rng } from '../../src/util/rng.js';
+import { sampleTanhGaussian, tanhGaussianActorGrad, type LogStdBounds } from './tanh-gaussian.js';
+
+/** Options of `agent.sac` (defaults in the plugin's schema; Haarnoja et al. 2018, RLx2 [R-code]). */
+export interface SacOptions {
+  readonly hiddenSizes: readonly number[];
+  readonly actorLr: number;
+  readonly criticLr: number;
+  /** Adam learning rate of log α (automatic entropy tuning). */
+  readonly alphaLr: number;
+  readonly weightDecay: number;
+  readonly batchSize: number;
+  readonly gamma: number;
+  readonly tau: number;
+  readonly learningStarts: number;
+  /** `auto`: learn α (log α starts at 0, α = 1); a number: fixed α. */
+  readonly entropyCoefficient: 'auto' | number;
+  /** Target entropy H̄ in nats; null = −|A|. */
+  readonly targetEntropy: number | null;
+  readonly actorUpdateInterval: number;
+  readonly targetUpdateInterval: number;
+  readonly logStdMin: number;
+  readonly logStdMax: number;
+  /** `tanh`: smooth rescaling into the bounds (RLx2 [R-code]); `clamp`: hard clip. */
+  readonly logStdBounding: 'tanh' | 'clamp';
+  /** RLx2 delayed multi-step TD target with entropy terms (methods.md §1.b SAC); n = 1 is off. */
+  readonly nStep: NStepOptions;
+}
+
+/**
+ * Soft Actor-Critic (Haarnoja et al. 2018, "Soft Actor-Critic Algorithms and Applications"), with
+ * automatic entropy tuning, as RLx2 runs it ([R-code] `RLx2_SAC/SAC.py`), on the engine's network
+ * interface only.
+ *
+ * Networks: actor obs→h…→2·act (linear: mean μ and raw log-std ℓ̃, bounded to [logStdMin,
+ * logStdMax] by `logStdBounding`);
+ * twin critics (obs+act)→h…→1 and their target critics; **no target actor** (the `actor` group
+ * has empty `targets`). Actions are normalised to [−1, 1] (a = tanh(μ + σε); the trainer scales).
+ *
+ * Per iteration: critic target `y = r + γ(1 − terminated)·(min Q'(s', a') − α·log π(a'|s'))` with
+ * a' ~ π(·|s') from the online actor (n-step: `src/rl/n-step.ts` with the entropy terms);
+ * critic loss MSE(Q1, y) + MSE(Q2, y); every `actorUpdateInterval` iterations the actor loss
+ * `mean(α·log π(a|s) − min(Q1, Q2)(s, a))` with a reparameterised, whose gradient w.r.t. the
+ * actor outputs is computed analytically (`tanhGaussianActorGrad`) from dQ/da (critic backward
+ * with `inputGrad`, `paramGrad: false`); then `J(α) = α·mean(−log π − H̄)` (log π detached) by
+ * Adam on log α (RLx2 [R-code] / pytorch_sac form); every `targetUpdateInterval` iterations a Polyak update of the target critics.
+ * Sparsifier hooks as TD3. Weights use PyTorch's default Linear init (RLx2's SAC uses
+ * orthogonal init; not reproduced).
+ */
+export class SacAgent implements Agent {
+  readonly groups: readonly NetworkGroup[];
+  readonly learningStarts: number;
+  readonly costModel: AgentCostModel;
+  private readonly actor: Mlp;
+  private readonly critics: readonly [Mlp, Mlp];
+  private readonly criticTargets: readonly [Mlp, Mlp];
+  private readonly actorOptimizer: Optimizer;
+  private readonly criticOptimizers: readonly [Optimizer, Optimizer];
+  private readonly actorGroup: NetworkGroup;
+  private readonly criticGroup: NetworkGroup;
+  private readonly sparsifier: Sparsifier;
+  private readonly rng: Rng;
+  private readonly obsDim: number;
+  private readonly actDim: number;
+  private readonly targetEntropy: number;
+  private readonly bounds: LogStdBounds;
+  private iterations = 0;
+  private logAlpha = 0;
+  /** Adam state of log α (PyTorch semantics). */
+  private alphaAdam = { m: 0, v: 0, t: 0 };
+  private readonly criticInput: Float32Array;
+  private readonly targetQ: Float32Array;
+  private readonly gradQ: Float32Array;
+
+  constructor(
+    private readonly options: SacOptions,
+    context: AgentContext,
+  ) {
+    const { engine, rng } = context;
+    this.rng = rng;
+    this.sparsifier = context.sparsifier;
+    this.learningStarts = options.learningStarts;
+    this.obsDim = context.observationSize;
+    this.actDim = context.actionSpace.shape.reduce((a, b) => a * b, 1);
+    this.targetEntropy = options.targetEntropy ?? -this.actDim;
+    this.bounds = { min: options.logStdMin, max: options.logStdMax, mode: options.logStdBounding ?? 'tanh' };
+    if (typeof options.entropyCoefficient === 'number') this.logAlpha = Math.log(options.entropyCoefficient);
+    const hidden = options.hiddenSizes;
+    this.actor = engine.createMlp({ name: 'actor', layerSizes: [this.obsDim, ...hidden, 2 * this.actDim], hiddenActivation: 'relu', outputActivation: 'linear' });
+    const criticSpec = (name: string) => ({
+      name, layerSizes: [this.obsDim + this.actDim, ...hidden, 1], hiddenActivation: 'relu', outputActivation: 'linear',
+    }) as const;
+    this.critics = [engine.createMlp(criticSpec('critic1')), engine.createMlp(criticSpec('critic2'))];
+    this.criticTargets = [engine.createMlp(criticSpec('critic1Target')), engine.createMlp(criticSpec('critic2Target'))];
+    const initRng = rng.fork('init');
+    for (const net of [this.actor, ...this.critics]) initLinearDefault(net, initRng);
+    const adam = (net: Mlp, lr: number) => engine.createAdam(net, { lr, weightDecay: options.weightDecay });
+    this.actorOptimizer = adam(this.actor, options.actorLr);
+    this.criticOptimizers = [adam(this.critics[0], options.criticLr), adam(this.critics[1], options.criticLr)];
+    this.actorGroup = { name: 'actor', networks: [this.actor], targets: [], optimizers: [this.actorOptimizer] };
+    this.criticGroup = { name: 'critic', networks: this.critics, targets: this.criticTargets, optimizers: this.criticOptimizers };
+    this.groups = [this.actorGroup, this.criticGroup];
+    this.sparsifier.initialize(this.groups, rng.fork('sparsifier'));
+    this.criticTargets[0].copyFrom(this.critics[0]);
+    this.criticTargets[1].copyFrom(this.critics[1]);
+    const b = options.batchSize;
+    this.criticInput = new Float32Array(b * (this.obsDim + this.actDim));
+    this.targetQ = new Float32Array(b);
+    this.gradQ = new Float32Array(b);
+    this.costModel = { batchSize: b, actorUpdateInterval: options.actorUpdateInterval, criticsInActorLoss: 2, targetActor: false };
+  }
+
+  /** Current entropy coefficient α. */
+  get alpha(): number {
+    return Math.exp(this.logAlpha);
+  }
+
+  /** @inheritdoc @throws Error when nStep.n > 1 and the buffer cannot sample windows */
+  checkReplayBuffer(buffer: ReplayBuffer): void {
+    checkWindowsSupport('sac', this.options.nStep, buffer);
+  }
+
+  private noise(count: number): Float32Array {
+    const eps = new Float32Array(count);
+    for (let i = 0; i < count; i++) eps[i] = this.rng.normal();
+    return eps;
+  }
+
+  /** @inheritdoc Deterministic: tanh(μ); else a sample tanh(μ + σε). */
+  act(observations: Float32Array, n: number, deterministic: boolean): Float32Array {
+    const out = this.actor.predict(observations, n);
+    const eps = deterministic ? new Float32Array(n * this.actDim) : this.noise(n * this.actDim);
+    return sampleTanhGaussian(out, eps, n, this.actDim, this.bounds).action;
+  }
+
+  /** @inheritdoc */
+  update(buffer: ReplayBuffer): Record<string, number> {
+    const { batchSize: b, gamma, tau } = this.options;
+    const { obsDim, actDim } = this;
+    const alpha = this.alpha;
+    const ns = this.options.nStep;
+    this.iterations++;
+    // RLx2 [R-code]: n_cur = n if it ≥ delay_nstep, `it` the 1-based gradient iteration
+    const n = ns.n > 1 && this.iterations >= ns.delayIterations ? ns.n : 1;
+
+    // 1. soft TD target; next actions sampled from the online actor (no target actor)
+    let obs: Float32Array;
+    let actions: Float32Array;
+    const y = this.targetQ;
+    let bootstrapObs: Float32Array;
+    let bootstrapAct: Float32Array;
+    let ret: ArrayLike<number>;
+    let factor: ArrayLike<number>;
+    if (n === 1) {
+      const batch = buffer.sample(b, this.rng);
+      obs = batch.observations;
+      actions = batch.actions;
+      const next = sampleTanhGaussian(this.actor.predict(batch.nextObservations, b), this.noise(b * actDim), b, actDim, this.bounds);
+      bootstrapObs = batch.nextObservations;
+      bootstrapAct = next.action;
+      const r = new Float64Array(b);
+      const f = new Float64Array(b);
+      for (let i = 0; i < b; i++) {
+        f[i] = gamma * (1 - batch.terminated[i]);
+        r[i] = batch.rewards[i] - f[i] * alpha * next.logProb[i];
+      }
+      ret = r;
+      factor = f;
+    } else {
+      if (!buffer.sampleWindows) throw new Error('agent.sac: nStep needs a replay buffer with sampleWindows');
+      const w = buffer.sampleWindows(b, n, this.rng);
+      obs = w.observations;
+      actions = w.actions;
+      const next = sampleTanhGaussian(this.actor.predict(w.nextObservations, b * n), this.noise(b * n * actDim), b * n, actDim, this.bounds);
+      const entropy = next.logProb.map((lp) => -alpha * lp);
+      const t = nStepTarget(w, gamma, entropy);
+      ret = t.partialReturn;
+      factor = t.bootstrapFactor;
+      bootstrapObs = gatherBootstrapStates(w, t.bootstrapSlot, obsDim, new Float32Array(b * obsDim));
+      bootstrapAct = new Float32Array(b * actDim);
+      for (let i = 0; i < b; i++) {
+        const src = (i * n + t.bootstrapSlot[i]) * actDim;
+        bootstrapAct.set(next.action.subarray(src, src + actDim), i * actDim);
+      }
+    }
+    concatRows(bootstrapObs, obsDim, bootstrapAct, actDim, b, this.criticInput);
+    const q1Next = this.criticTargets[0].predict(this.criticInput, b);
+    const q2Next = this.criticTargets[1].predict(this.criticInput, b);
+    for (let i = 0; i < b; i++) y[i] = ret[i] + factor[i] * Math.min(q1Next[i], q2Next[i]);
+
+    // 2. critic loss = MSE(Q1(s,a), y) + MSE(Q2(s,a), y)
+    concatRows(obs, obsDim, actions, actDim, b, this.criticInput);
+    const denseCritic = this.sparsifier.needsDenseGradient(this.criticGroup);
+    let criticLoss = 0;
+    for (const critic of this.critics) {
+      const q = critic.forward(this.criticInput, b);
+      for (let i = 0; i < b; i++) {
+        const d = q[i] - y[i];
+        criticLoss += (d * d) / b;
+        this.gradQ[i] = (2 * d) / b;
+      }
+      critic.backward(this.gradQ, { denseGrad: denseCritic });
+    }
+    if (this.sparsifier.beforeOptimizerStep(this.criticGroup)) {
+      for (const opt of this.criticOptimizers) opt.step();
+      this.sparsifier.afterOptimizerStep(this.criticGroup);
+    }
+    const stats: Record<string, number> = { 'losses/critic_loss': criticLoss, 'losses/alpha': alpha };
+
+    // 3. actor (and α) update
+    if (this.iterations % this.options.actorUpdateInterval === 0) {
+      const out = this.actor.forward(obs, b);
+      const eps = this.noise(b * actDim);
+      const { action, logProb } = sampleTanhGaussian(out, eps, b, actDim, this.bounds);
+      concatRows(obs, obsDim, action, actDim, b, this.criticInput);
+      const q1 = this.critics[0].forward(this.criticInput, b);
+      const q2 = this.critics[1].forward(this.criticInput, b);
+      const g1 = new Float32Array(b);
+      const g2 = new Float32Array(b);
+      let actorLoss = 0;
+      let meanLogProb = 0;
+      for (let i = 0; i < b; i++) {
+        const use1 = q1[i] <= q2[i];
+        (use1 ? g1 : g2)[i] = -1 / b;
+        actorLoss += (alpha * logProb[i] - Math.min(q1[i], q2[i])) / b;
+        meanLogProb += logProb[i] / b;
+      }
+      const w = obsDim + actDim;
+      const gradAction = new Float32Array(b * actDim);
+      for (const [critic, g] of [[this.critics[0], g1], [this.critics[1], g2]] as const) {
+        const gi = critic.backward(g, { inputGrad: true, paramGrad: false })!;
+        for (let i = 0; i < b; i++) for (let j = 0; j < actDim; j++) gradAction[i * actDim + j] += gi[i * w + obsDim + j];
+      }
+      const gradOut = tanhGaussianActorGrad(out, eps, gradAction, alpha, b, actDim, this.bounds);
+      this.actor.backward(gradOut, { denseGrad: this.sparsifier.needsDenseGradient(this.actorGroup) });
+      if (this.sparsifier.beforeOptimizerStep(this.actorGroup)) {
+        this.actorOptimizer.step();
+        this.sparsifier.afterOptimizerStep(this.actorGroup);
+      }
+      stats['losses/actor_loss'] = actorLoss;
+      stats['losses/entropy'] = -meanLogProb;
+      if (this.options.entropyCoefficient === 'auto') {
+        // J(α) = α·mean(−log π − H̄) with log π detached; dJ/dlog α = α·mean(−log π − H̄)
+        const grad = alpha * (-meanLogProb - this.targetEntropy);
+        stats['losses/alpha_loss'] = grad;
+        this.logAlpha = adamScalar(this.alphaAdam, this.logAlpha, grad, this.options.alphaLr);
+      }
+    }
+
+    // 4. Polyak update of the target critics
+    if (this.iterations % this.options.targetUpdateInterval === 0) {
+      const polyak = { masks: this.sparsifier.targetMasks === 'own' ? 'none' : 'online' } as const;
+      this.criticTargets[0].polyakFrom(this.critics[0], tau, polyak);
+      this.criticTargets[1].polyakFrom(this.critics[1], tau, polyak);
+      this.sparsifier.afterTargetUpdate(this.criticGroup);
+    }
+    return stats;
+  }
+
+  /** @inheritdoc */
+  state(): unknown {
+    return { iterations: this.iterations, rng: this.rng.getState(), logAlpha: this.logAlpha, alphaAdam: { ...this.alphaAdam } };
+  }
+
+  /** @inheritdoc */
+  loadState(state: unknown): void {
+    const s = state as { iterations: number; rng: ReturnType<Rng['getState']>; logAlpha: number; alphaAdam: { m: number; v: number; t: number } };
+    this.iterations = s.iterations;
+    this.rng.setState(s.rng);
+    this.logAlpha = s.logAlpha;
+    this.alphaAdam = { ...s.alphaAdam };
+  }
+}
+
+/** One PyTorch Adam step (β 0.9/0.999, ε 1e-8, bias-corrected) on a scalar; returns the new value. */
+export function adamScalar(s: { m: number; v: number; t: number }, x: number, grad: number, lr: number): number {
+  s.t++;
+  s.m = 0.9 * s.m + 0.1 * grad;
+  s.v = 0.999 * s.v + 0.001 * grad * grad;
+  const mHat = s.m / (1 - 0.9 ** s.t);
+  const vHat = s.v / (1 - 0.999 ** s.t);
+  return x - (lr * mHat) / (Math.sqrt(vHat) + 1e-8);
+}
+
+/** out[i] = [a[i], b[i]] for rows i < n; a `[n, da]`, b `[n, db]`, out `[n, da+db]`. */
+function concatRows(a: Float32Array, da: number, bArr: Float32Array, db: number, n: number, out: Float32Array): void {
+  const w = da + db;
+  for (let i = 0; i < n; i++) {
+    out.set(a.subarray(i * da, (i + 1) * da), i * w);
+    out.set(bArr.subarray(i * db, (i + 1) * db), i * w + da);
+  }
+}

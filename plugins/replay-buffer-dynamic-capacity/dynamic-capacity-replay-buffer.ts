@@ -1,0 +1,140 @@
+import type { PolicyFn, ReplayBufferContext, Transition } from '../../src/core/replay-buffer.js';
+import { UniformReplayBuffer } from '../replay-buffer-uniform/uniform-replay-buffer.js';
+
+/** Options of `replay-buffer.dynamic-capacity` (defaults in the plugin schema; RLx2 [R-code]). */
+export interface DynamicCapacityOptions {
+  /** Maximum live transitions (RLx2 TD3 1e6, SAC 3e6). */
+  readonly capacity: number;
+  /** No shrinking at or below this size (RLx2 TD3 1e5, SAC 2e5). */
+  readonly minSize: number;
+  /** Env steps between checks (10 000). */
+  readonly checkInterval: number;
+  /** K: the oldest transitions the policy distance is measured on (8·B = 2048). */
+  readonly oldestK: number;
+  /** Threshold on the policy distance D (0.2, calibrated to the `code` distance). */
+  readonly threshold: number;
+  /**
+   * `code` ([R-code]): D = mean over K×actDim of (π(s) − actionMean)² / 2, then drop
+   * ⌊shrinkFraction·size⌋ oldest once per check. `paper` ([R-sub] Eq. 6): D = mean over the
+   * oldest K of ‖π(s) − a‖₂ (a the stored executed action), pop the oldest one at a time until
+   * D ≤ threshold.
+   */
+  readonly distance: 'code' | 'paper';
+  /** Fraction of the size dropped per check in `code` mode (0.1). */
+  readonly shrinkFraction: number;
+}
+
+/**
+ * RLx2's dynamic-capacity FIFO replay buffer (Tan et al. 2023, [R-code] `train.py` +
+ * `DST/utils.py::ReplayBuffer`; methods.md §1.b.9, §7.1–2): a uniform ring whose left pointer can
+ * move, so that the oldest data, collected by policies too far from the current one, are
+ * dropped. Each transition also keeps `actionMean` (`[actDim]`, the noise-free normalised policy
+ * action at collection time; the trainer fills it). Every `checkInterval` env steps
+ * (`maybeShrink`) the distance D between the current policy and the oldest `oldestK`
+ * transitions is measured; above `threshold` (and while size > `minSize`) the oldest data are
+ * dropped (see `distance`). The buffer grows again by appending, up to `capacity`.
+ * Sampling and windows are uniform over the live data (`UniformReplayBuffer`).
+ */
+export class DynamicCapacityReplayBuffer extends UniformReplayBuffer {
+  private readonly actMean: Float32Array;
+  private lastCheckStep = 0;
+  /** D of the last check (NaN before the first). */
+  lastDistance = Number.NaN;
+
+  /** @throws RangeError when capacity < 1 */
+  constructor(
+    private readonly options: DynamicCapacityOptions,
+    context: ReplayBufferContext,
+  ) {
+    super(options.capacity, context);
+    this.actMean = new Float32Array(options.capacity * context.actionSize);
+  }
+
+  /** @inheritdoc (a missing `actionMean` is stored as the executed action) */
+  override add(t: Transition): void {
+    const a = this.context.actionSize;
+    this.actMean.set(t.actionMean ?? t.action, this.cursor * a);
+    super.add(t);
+  }
+
+  /** Drops the `k` oldest live transitions (moves the left pointer). */
+  dropOldest(k: number): void {
+    this.count -= Math.max(0, Math.min(k, this.count));
+  }
+
+  /**
+   * Per-transition distance of the `r`-th … `(r+len−1)`-th oldest transitions to `policy`:
+   * `code` Σ_j (π_j − μ_j)² / (2·actDim); `paper` ‖π − a‖₂.
+   */
+  private distances(r: number, len: number, policy: PolicyFn): Float64Array {
+    const { observationSize: o, actionSize: a } = this.context;
+    const x = new Float32Array(len * o);
+    for (let k = 0; k < len; k++) {
+      const i = this.slot(r + k);
+      x.set(this.obs.subarray(i * o, i * o + o), k * o);
+    }
+    const pi = policy(x, len);
+    const out = new Float64Array(len);
+    const ref = this.options.distance === 'code' ? this.actMean : this.act;
+    for (let k = 0; k < len; k++) {
+      const i = this.slot(r + k);
+      let s = 0;
+      for (let j = 0; j < a; j++) {
+        const d = pi[k * a + j] - ref[i * a + j];
+        s += d * d;
+      }
+      out[k] = this.options.distance === 'code' ? s / (2 * a) : Math.sqrt(s);
+    }
+    return out;
+  }
+
+  /**
+   * The periodic check (methods.md §1.b.9): runs when `step` crosses a multiple of
+   * `checkInterval` ([R-code] `(t+1) % 1e4 == 0`, warm-up included).
+   * @param step env steps done so far
+   * @param policy current noise-free policy, normalised actions
+   * @returns `buffer/size` and, on checks, `buffer/policy_distance` and `buffer/dropped`
+   */
+  maybeShrink(step: number, policy: PolicyFn): Record<string, number> | void {
+    const { checkInterval, oldestK, threshold, minSize } = this.options;
+    const due = Math.floor(step / checkInterval) > Math.floor(this.lastCheckStep / checkInterval);
+    this.lastCheckStep = step;
+    if (!due || this.count === 0) return;
+    const before = this.count;
+    const k = Math.min(oldestK, this.count);
+    if (this.options.distance === 'code') {
+      const d = this.distances(0, k, policy);
+      this.lastDistance = d.reduce((s, v) => s + v, 0) / k;
+      if (this.lastDistance > threshold && this.count > minSize) this.dropOldest(Math.floor(this.options.shrinkFraction * this.count));
+    } else {
+      // pop FIFO until the mean over the (sliding) oldest K is at most the threshold; per-
+      // transition distances are computed lazily, K at a time
+      let dist = this.distances(0, k, policy);
+      const at = (i: number) => {
+        if (i >= dist.length) {
+          const more = this.distances(dist.length, Math.min(k, this.count - dist.length), policy);
+          const grown = new Float64Array(dist.length + more.length);
+          grown.set(dist);
+          grown.set(more, dist.length);
+          dist = grown;
+        }
+        return dist[i];
+      };
+      let sum = 0;
+      for (let i = 0; i < k; i++) sum += dist[i];
+      let p = 0;
+      let len = k;
+      this.lastDistance = sum / len;
+      while (this.lastDistance > threshold && this.count - p > minSize) {
+        sum -= dist[p];
+        if (p + len < this.count) sum += at(p + len);
+        else len--;
+        p++;
+        if (len === 0) break;
+        this.lastDistance = sum / len;
+      }
+      this.dropOldest(p);
+    }
+    return { 'buffer/size': this.count, 'buffer/policy_distance': this.lastDistance, 'buffer/dropped': before - this.count };
+  }
+}

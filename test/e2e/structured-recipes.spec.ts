@@ -1,0 +1,101 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigValidator, formatIssue, readConfigFile } from '../../src/config/validate.js';
+import { buildExperimentContainer } from '../../src/plugin/experiment-container.js';
+import { PluginRegistry } from '../../src/plugin/plugin-registry.js';
+import { nmMaxGroupNonZeros } from '../../src/sparse/nm.js';
+import { readSafetensors } from '../../src/train/safetensors.js';
+import { train } from '../../src/train/trainer.js';
+import { packageRoot } from '../../src/util/paths.js';
+
+type Json = Record<string, any>;
+
+/** Deep merge of plain objects (`b` wins; arrays replaced). */
+function merge(a: Json, b: Json): Json {
+  const out: Json = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && a[k] && typeof a[k] === 'object' ? merge(a[k], v) : v;
+  }
+  return out;
+}
+
+// 400 env steps, 300 gradient iterations (learningStarts 100), one evaluation and checkpoint at the end
+const tiny = {
+  totalSteps: 400, evaluation: { interval: 400, episodes: 1 }, checkpoint: { interval: 400 }, output: { progress: 'none' },
+  agent: { learningStarts: 100, batchSize: 32, hiddenSizes: [32, 32] }, replayBuffer: { capacity: 10000 },
+};
+
+/** [recipe file under configs/, overrides]: mask updates / pruning points happen inside 300 iterations. */
+const recipes: [string, Json][] = [
+  ['rnm-td3/halfcheetah-v5-2of4.json', { sparsifier: { maskInterval: 50 } }],
+  ['rnm-td3/ant-v5-1of8.json', { sparsifier: { maskInterval: 50, gradMode: 'srste', targetMode: 'own' } }],
+  ['gradual-pruning/halfcheetah-v5.json', { sparsifier: { startStep: 50, endStep: 250, pruningInterval: 50 } }],
+  ['gradual-pruning/humanoid-v5.json', { sparsifier: { startStep: 50, endStep: 250, pruningInterval: 50, mode: 'iterative' } }],
+];
+
+const readJsonl = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+const networks = ['actor', 'actorTarget', 'critic1', 'critic2', 'critic1Target', 'critic2Target'];
+
+describe('N:M and pruning recipes run end to end (real MuJoCo through the bridge, tiny overrides)', async () => {
+  const registry = await PluginRegistry.load();
+  const validator = new ConfigValidator(registry);
+
+  it.each(recipes)('%s', async (file, overrides) => {
+    const raw = merge(merge(readConfigFile(join(packageRoot(), 'configs', file)) as Json, tiny), overrides);
+    const { config, issues } = validator.validate(raw);
+    expect(issues.map(formatIssue)).toEqual([]);
+    const runDir = join(mkdtempSync(join(tmpdir(), 'sparse-rl-structured-')), 'run');
+    const result = await train(config!, buildExperimentContainer(config!, registry), { runDir });
+    expect(result.steps).toBe(400);
+    const records = readJsonl(join(runDir, 'metrics.jsonl'));
+    const last = records.filter((r) => 'eval/mean_return' in r).at(-1)!;
+    expect(Number.isFinite(last['eval/mean_return'])).toBe(true);
+    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'));
+    const { tensors } = readSafetensors(join(runDir, 'checkpoints', 'step-000000400', 'model.safetensors'));
+    const sp = config!.sparsifier as Json;
+
+    // N:M: every layer of all six networks is masked; pruning: ERK may leave a tiny layer dense.
+    // Every masked layer: W = 0 where M = 0
+    for (const net of networks) {
+      for (let k = 1; k <= 3; k++) {
+        const w = tensors.get(`${net}.l${k}.weight`)!;
+        const m = tensors.get(`${net}.l${k}.mask`);
+        if (sp.type === 'nm') expect(m, `${net}.l${k} mask`).toBeDefined();
+        if (!m) continue;
+        let bad = 0;
+        for (let i = 0; i < w.data.length; i++) if (m!.data[i] === 0 && w.data[i] !== 0) bad++;
+        expect(bad).toBe(0);
+        if (sp.type === 'nm') {
+          const [out, inF] = w.shape;
+          expect(nmMaxGroupNonZeros(Float32Array.from(m!.data), out, inF, sp.m)).toBeLessThanOrEqual(sp.n);
+          expect(nmMaxGroupNonZeros(w.data as Float32Array, out, inF, sp.m)).toBeLessThanOrEqual(sp.n);
+        }
+      }
+    }
+    if (sp.type === 'nm') {
+      // 300 critic iterations / 50 = 6 mask updates; 150 actor updates / 50 = 3
+      expect(last['nm/mask_updates/critic']).toBe(6);
+      expect(last['nm/mask_updates/actor']).toBe(3);
+      // SAD is logged at the env step of every mask update (iteration i runs at env step 100 + i)
+      expect(records.filter((r) => 'nm/mask_updates/critic' in r && !('eval/mean_return' in r)).map((r) => r.step)).toEqual([150, 200, 250, 300, 350, 400]);
+      expect(records.filter((r) => 'nm/sad/critic2' in r && !('eval/mean_return' in r)).length).toBe(6);
+      expect(records.filter((r) => 'nm/sad/actor' in r && !('eval/mean_return' in r)).map((r) => r.step)).toEqual([200, 300, 400]);
+      for (const net of ['actor', 'critic1', 'critic2']) {
+        expect(last[`nm/sad/${net}`]).toBeGreaterThanOrEqual(0);
+        expect(last[`nm/sad_init/${net}`]).toBeGreaterThanOrEqual(0);
+      }
+      expect(last['sparsity/actor.l2.weight']).toBeCloseTo(1 - sp.n / sp.m, 10);
+      expect(last['nm/hardware_support']).toBe(sp.n === 2 && sp.m === 4 ? 1 : 0);
+      // FLOPs accounting sees the N/M density of the masks (theoretical)
+      expect(summary.flops['flops/density/actor.l2.weight']).toBeCloseTo(sp.n / sp.m, 10);
+      expect(summary.flops['flops/train_ratio']).toBeLessThan(1);
+    } else {
+      // 300 iterations ≥ endStep 250: the final per-network sparsity is reached
+      expect(summary.finalSparsity['sparsity/actor']).toBeCloseTo(sp.actorSparsity, 2);
+      expect(summary.finalSparsity['sparsity/critic']).toBeCloseTo(sp.criticSparsity, 2);
+      expect(last['pruning/critic_scheduled_sparsity']).toBe(sp.criticSparsity);
+    }
+  });
+});
