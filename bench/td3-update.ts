@@ -23,6 +23,7 @@ import type { NetworkGroup } from '../src/core/network-group.js';
 import type { Sparsifier } from '../src/core/sparsifier.js';
 import type { Engine } from '../src/nn/engine.js';
 import { createEngine } from '../src/nn/engines.js';
+import { createNativeEngine } from '../src/nn/native-engine.js';
 import { buildExperimentContainer } from '../src/plugin/experiment-container.js';
 import { nmMask } from '../src/sparse/nm.js';
 import { train } from '../src/train/trainer.js';
@@ -80,7 +81,7 @@ function timeIt(fn: () => void, n: number): number {
 }
 
 function torchUpdate(): number {
-  const out = execFileSync(benchPython, [join(packageRoot(), 'bench', 'torch_td3.py'), 'update', '--iters', String(iters), '--blocks', '1', '--threads', String(threads)], { encoding: 'utf8' });
+  const out = execFileSync(benchPython, [join(packageRoot(), 'bench', 'torch_td3.py'), 'update', '--iters', String(iters), '--blocks', '1', '--threads', String(threads)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   return JSON.parse(out.trim().split('\n').pop()!).ms_per_update as number;
 }
 
@@ -88,12 +89,15 @@ async function main() {
   const haveTorch = existsSync(benchPython);
   if (!haveTorch) console.log('PyTorch reference missing: run `npm run bench:setup` (creates .venv-bench with torch from PyPI). Continuing without it.');
   const native = await createEngine({ engine: 'native', backend: 'auto', threads });
+  // the same masks computed with the dense kernels (W ⊙ M), i.e. what masked-only sparsity costs
+  const maskedOnly = createNativeEngine({ threads, sparseDensityThreshold: 0 });
   const erk = () => new StaticSparsifier({ actorSparsity: 0.9, criticSparsity: 0.9, sparsityDistribution: 'erdos-renyi-kernel', maskInit: 'random' });
   const rows: [string, () => void][] = [
     ['native dense', makeUpdate(native, new DenseSparsifier())],
     ['native 90% ERK (unstructured)', makeUpdate(native, erk())],
     ['native 2:4', makeUpdate(native, new NmStatic(2, 4))],
     ['native 1:4', makeUpdate(native, new NmStatic(1, 4))],
+    ['native 90% ERK, masked-dense kernels (masked-only)', makeUpdate(maskedOnly, erk())],
   ];
   if (opts.tfjs) {
     const tfjs = await createEngine({ engine: 'tfjs', backend: 'auto', threads });
@@ -132,7 +136,7 @@ async function main() {
   const theirs: number[] = [];
   for (let r = 0; r < Math.min(reps, 3); r++) {
     if (haveTorch) {
-      const out = execFileSync(benchPython, [join(packageRoot(), 'bench', 'torch_td3.py'), 'e2e', '--steps', String(steps), '--warmup', String(warmup), '--threads', String(threads)], { encoding: 'utf8' });
+      const out = execFileSync(benchPython, [join(packageRoot(), 'bench', 'torch_td3.py'), 'e2e', '--steps', String(steps), '--warmup', String(warmup), '--threads', String(threads)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
       theirs.push(JSON.parse(out.trim().split('\n').pop()!).steps_per_second);
     }
     const { config, registry } = await loadConfig(cfgFile);

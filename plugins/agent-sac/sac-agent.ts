@@ -5,6 +5,7 @@ import type { Sparsifier } from '../../src/core/sparsifier.js';
 import type { Mlp, Optimizer } from '../../src/nn/engine.js';
 import { initLinearDefault } from '../../src/nn/init.js';
 import { checkWindowsSupport, gatherBootstrapStates, nStepTarget, type NStepOptions } from '../../src/rl/n-step.js';
+import { concatRows, updateTwinCritics } from '../../src/rl/twin-critics.js';
 import type { Rng } from '../../src/util/rng.js';
 import { sampleTanhGaussian, tanhGaussianActorGrad, type LogStdBounds } from './tanh-gaussian.js';
 
@@ -197,21 +198,7 @@ export class SacAgent implements Agent {
 
     // 2. critic loss = MSE(Q1(s,a), y) + MSE(Q2(s,a), y)
     concatRows(obs, obsDim, actions, actDim, b, this.criticInput);
-    const denseCritic = this.sparsifier.needsDenseGradient(this.criticGroup);
-    let criticLoss = 0;
-    for (const critic of this.critics) {
-      const q = critic.forward(this.criticInput, b);
-      for (let i = 0; i < b; i++) {
-        const d = q[i] - y[i];
-        criticLoss += (d * d) / b;
-        this.gradQ[i] = (2 * d) / b;
-      }
-      critic.backward(this.gradQ, { denseGrad: denseCritic });
-    }
-    if (this.sparsifier.beforeOptimizerStep(this.criticGroup)) {
-      for (const opt of this.criticOptimizers) opt.step();
-      this.sparsifier.afterOptimizerStep(this.criticGroup);
-    }
+    const criticLoss = updateTwinCritics(this.criticGroup, this.sparsifier, this.criticInput, y, b, this.gradQ);
     const stats: Record<string, number> = { 'losses/critic_loss': criticLoss, 'losses/alpha': alpha };
 
     // 3. actor (and α) update
@@ -287,13 +274,4 @@ export function adamScalar(s: { m: number; v: number; t: number }, x: number, gr
   const mHat = s.m / (1 - 0.9 ** s.t);
   const vHat = s.v / (1 - 0.999 ** s.t);
   return x - (lr * mHat) / (Math.sqrt(vHat) + 1e-8);
-}
-
-/** out[i] = [a[i], b[i]] for rows i < n; a `[n, da]`, b `[n, db]`, out `[n, da+db]`. */
-function concatRows(a: Float32Array, da: number, bArr: Float32Array, db: number, n: number, out: Float32Array): void {
-  const w = da + db;
-  for (let i = 0; i < n; i++) {
-    out.set(a.subarray(i * da, (i + 1) * da), i * w);
-    out.set(bArr.subarray(i * db, (i + 1) * db), i * w + da);
-  }
 }

@@ -5,6 +5,7 @@ import type { Sparsifier } from '../../src/core/sparsifier.js';
 import type { Mlp, Optimizer } from '../../src/nn/engine.js';
 import { initLinearDefault } from '../../src/nn/init.js';
 import { checkWindowsSupport, gatherBootstrapStates, nStepTarget, type NStepOptions } from '../../src/rl/n-step.js';
+import { concatRows, updateTwinCritics } from '../../src/rl/twin-critics.js';
 import type { Rng } from '../../src/util/rng.js';
 
 /** Options of `agent.td3` (defaults in the plugin's schema; Fujimoto et al. 2018, RLx2 [R-code]). */
@@ -166,21 +167,7 @@ export class Td3Agent implements Agent {
 
     // 2. critic loss = MSE(Q1(s,a), y) + MSE(Q2(s,a), y)
     concatRows(batch.observations, obsDim, batch.actions, actDim, b, this.criticInput);
-    const denseCritic = this.sparsifier.needsDenseGradient(this.criticGroup);
-    let criticLoss = 0;
-    for (const critic of this.critics) {
-      const q = critic.forward(this.criticInput, b);
-      for (let i = 0; i < b; i++) {
-        const d = q[i] - y[i];
-        criticLoss += (d * d) / b;
-        this.gradQ[i] = (2 * d) / b;
-      }
-      critic.backward(this.gradQ, { denseGrad: denseCritic });
-    }
-    if (this.sparsifier.beforeOptimizerStep(this.criticGroup)) {
-      for (const opt of this.criticOptimizers) opt.step();
-      this.sparsifier.afterOptimizerStep(this.criticGroup);
-    }
+    const criticLoss = updateTwinCritics(this.criticGroup, this.sparsifier, this.criticInput, y, b, this.gradQ);
     const stats: Record<string, number> = { 'losses/critic_loss': criticLoss };
     if (this.iterations % policyDelay !== 0) return stats;
 
@@ -228,13 +215,4 @@ export class Td3Agent implements Agent {
 
 function clip(x: number, lo: number, hi: number): number {
   return x < lo ? lo : x > hi ? hi : x;
-}
-
-/** out[i] = [a[i], b[i]] for rows i < n; a `[n, da]`, b `[n, db]`, out `[n, da+db]`. */
-function concatRows(a: Float32Array, da: number, bArr: Float32Array, db: number, n: number, out: Float32Array): void {
-  const w = da + db;
-  for (let i = 0; i < n; i++) {
-    out.set(a.subarray(i * da, (i + 1) * da), i * w);
-    out.set(bArr.subarray(i * db, (i + 1) * db), i * w + da);
-  }
 }
