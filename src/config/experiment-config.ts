@@ -23,6 +23,7 @@ export interface ExperimentConfig {
     readonly engine: 'auto' | 'native' | 'tfjs';
     readonly backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
     readonly threads: number;
+    readonly overlapEnvStep: boolean;
   };
   readonly output: { readonly dir: string; readonly progress: 'auto' | 'bar' | 'lines' | 'none' };
   readonly plugins: readonly string[];

@@ -182,13 +182,28 @@ export async function train(config: ExperimentConfig, container: Container, opti
       log(step, { 'eval/mean_return': mean, 'eval/std_return': std, ...sp, ...costMetrics() });
     };
 
+    /** One gradient update per env step of the vector env (n updates). */
+    const update = () => {
+      for (let k = 0; k < n; k++) {
+        for (const [key, v] of Object.entries(agent!.update(buffer))) {
+          lossSums[key] = (lossSums[key] ?? 0) + v;
+          lossCounts[key] = (lossCounts[key] ?? 0) + 1;
+        }
+      }
+    };
     while (step < config.totalSteps) {
       const actions = new Float32Array(n * actDim);
       const warmup = step < agent.learningStarts;
       if (warmup) for (let i = 0; i < actions.length; i++) actions[i] = warmupRng.uniformRange(-1, 1);
       else actions.set(agent.act(obs, n, false));
       const actionMeans = wantsActionMean ? (warmup ? actions : agent.act(obs, n, true)) : null;
-      const result = await env.step(scaler.toEnv(actions));
+      const pending = env.step(scaler.toEnv(actions));
+      pending.catch(() => {}); // awaited below; keeps the rejection handled while updates run
+      // overlap: the gradient updates of this env step run while the bridge steps the env
+      // (they see the buffer up to the previous transition)
+      const overlapped = config.runtime.overlapEnvStep && step + n > agent.learningStarts && buffer.size > 0;
+      if (overlapped) update();
+      const result = await pending;
       for (let i = 0; i < n; i++) {
         const final = result.finalObservations[i];
         buffer.add({
@@ -209,14 +224,7 @@ export async function train(config: ExperimentConfig, container: Container, opti
       obs = result.observations;
       const before = step;
       step += n;
-      if (step > agent.learningStarts) {
-        for (let k = 0; k < n; k++) {
-          for (const [key, v] of Object.entries(agent.update(buffer))) {
-            lossSums[key] = (lossSums[key] ?? 0) + v;
-            lossCounts[key] = (lossCounts[key] ?? 0) + 1;
-          }
-        }
-      }
+      if (!overlapped && step > agent.learningStarts) update();
       const updateMetrics = sparsifier.takeUpdateMetrics?.();
       if (updateMetrics) log(step, updateMetrics);
       const bufferMetrics = buffer.maybeShrink?.(step, policy);

@@ -71,7 +71,7 @@ describe('config validation', () => {
     expect(config!.replayBuffer).toEqual({ type: 'uniform', capacity: 1000000 });
     expect(config!.sparsifier).toMatchObject({ sparsityDistribution: 'erdos-renyi-kernel', maskInit: 'random' });
     expect(config!.evaluation).toEqual({ interval: 5000, episodes: 10, seedOffset: 100 });
-    expect(config!.runtime).toEqual({ engine: 'auto', backend: 'auto', threads: 2 });
+    expect(config!.runtime).toEqual({ engine: 'auto', backend: 'auto', threads: 2, overlapEnvStep: true });
     expect(Object.isFrozen(config!.agent)).toBe(true);
     expect(raw.agent).toEqual({ type: 'td3' });
   });
