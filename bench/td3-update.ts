@@ -132,25 +132,34 @@ async function main() {
     evaluation: { interval: 1_000_000, episodes: 1 }, checkpoint: { interval: 1_000_000 },
     runtime: { engine: 'native', threads }, output: { progress: 'none' },
   }));
-  const ours: number[] = [];
+  const ours: Record<'overlap' | 'sequential', number[]> = { overlap: [], sequential: [] };
   const theirs: number[] = [];
   for (let r = 0; r < Math.min(reps, 3); r++) {
     if (haveTorch) {
       const out = execFileSync(benchPython, [join(packageRoot(), 'bench', 'torch_td3.py'), 'e2e', '--steps', String(steps), '--warmup', String(warmup), '--threads', String(threads)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
       theirs.push(JSON.parse(out.trim().split('\n').pop()!).steps_per_second);
     }
-    const { config, registry } = await loadConfig(cfgFile);
-    const runDir = join(dir, `run${r}`);
-    await train(config, buildExperimentContainer(config, registry), { runDir });
-    const sps = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.step > warmup + 1000 && 'time/steps_per_second' in m).map((m) => m['time/steps_per_second'] as number);
-    ours.push(median(sps));
+    for (const mode of ['overlap', 'sequential'] as const) {
+      const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
+      cfg.runtime.overlapEnvStep = mode === 'overlap';
+      const modeFile = join(dir, `bench-${mode}.json`);
+      writeFileSync(modeFile, JSON.stringify(cfg));
+      const { config, registry } = await loadConfig(modeFile);
+      const runDir = join(dir, `run${r}-${mode}`);
+      await train(config, buildExperimentContainer(config, registry), { runDir });
+      const sps = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.step > warmup + 1000 && 'time/steps_per_second' in m).map((m) => m['time/steps_per_second'] as number);
+      ours[mode].push(median(sps));
+    }
   }
-  console.log(`\nEnd-to-end TD3 training on HalfCheetah-v5 (after ${warmup} warm-up steps), env steps/s, median of ${ours.length} reps`);
+  console.log(`\nEnd-to-end TD3 training on HalfCheetah-v5 (after ${warmup} warm-up steps), env steps/s, median of ${ours.overlap.length} reps`);
   console.log('| loop | steps/s | × PyTorch |');
   console.log('|---|---|---|');
   const t = haveTorch ? median(theirs) : NaN;
   if (haveTorch) console.log(`| PyTorch, in-process env | ${t.toFixed(0)} | 1.00 |`);
-  console.log(`| sparse-rl native, bridge | ${median(ours).toFixed(0)} | ${(median(ours) / t).toFixed(2)} |`);
+  for (const mode of ['overlap', 'sequential'] as const) {
+    const v = median(ours[mode]);
+    console.log(`| sparse-rl native dense, bridge, ${mode === 'overlap' ? 'env step overlapped with updates' : 'sequential'} | ${v.toFixed(0)} | ${(v / t).toFixed(2)} |`);
+  }
 }
 
 await main();
