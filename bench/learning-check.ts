@@ -2,8 +2,9 @@
  * Learning check (outside CI): trains recipes for several seeds at one equal budget and prints
  * final returns (mean ± std over seeds of each run's mean of its last 3 evaluations) and the FLOPs
  * summary. A recipe written for `totalSteps` T is shrunk to `--steps` S by scaling its schedule
- * constants by S/T (topology interval and end steps, n-step switch-on, buffer check interval and
- * minimum size), so every method keeps the same schedule *shape* as in its paper.
+ * constants by S/T (every integer option of the sparsifier, replay buffer and n-step target whose
+ * name says interval, step, delay, warm-up, cooldown, minimum size or stop), so every method keeps
+ * the same schedule *shape* as in its paper.
  *
  * Usage: node dist/bench/learning-check.js --steps 60000 --learning-starts 5000 --seeds 1,2,3 \
  *          configs/dense-td3/halfcheetah-v5.json configs/rlx2-td3/halfcheetah-v5.json
@@ -32,15 +33,20 @@ type Json = Record<string, any>;
 function shrink(raw: Json): Json {
   const c = structuredClone(raw);
   const f = steps / (c.totalSteps ?? steps);
-  const scale = (obj: Json | undefined, key: string) => {
-    if (obj && typeof obj[key] === 'number') obj[key] = Math.max(1, Math.round(obj[key] * f));
+  // every integer schedule constant (intervals, start/end steps, delays, warm-ups, cooldowns,
+  // minimum sizes) of the method's sections is scaled by f
+  const schedule = /(interval|step|delay|warm|cooldown|minsize|stopat)/i;
+  const scaleAll = (obj: unknown, inherited = false) => {
+    if (!obj || typeof obj !== 'object') return;
+    for (const [k, v] of Object.entries(obj as Json)) {
+      const hit = inherited || schedule.test(k); // e.g. endStep: { actor, critic }
+      if (typeof v === 'number' && Number.isInteger(v) && hit) (obj as Json)[k] = Math.max(1, Math.round(v * f));
+      else if (v && typeof v === 'object') scaleAll(v, hit);
+    }
   };
-  scale(c.sparsifier?.topologyUpdate, 'interval');
-  scale(c.sparsifier?.topologyUpdate?.endStep, 'actor');
-  scale(c.sparsifier?.topologyUpdate?.endStep, 'critic');
-  scale(c.agent?.nStep, 'delayIterations');
-  scale(c.replayBuffer, 'checkInterval');
-  scale(c.replayBuffer, 'minSize');
+  scaleAll(c.sparsifier);
+  scaleAll(c.replayBuffer);
+  scaleAll(c.agent?.nStep);
   c.totalSteps = steps;
   c.agent = { ...c.agent, learningStarts: Number(o.learningStarts) };
   c.evaluation = { ...c.evaluation, interval: Number(o.evalInterval), episodes: Number(o.evalEpisodes) };
