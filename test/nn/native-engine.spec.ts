@@ -186,7 +186,9 @@ const suite = available ? describe : describe.skip;
 
 if (!available) {
   describe('native engine', () => {
-    it.skip('native addon not built: run `npm run build:native` to enable these tests', () => {});
+    it('the native addon is built', () => {
+      throw new Error('native addon not built: run `npm run setup` or `npm run build:native`');
+    });
   });
 }
 
