@@ -1,3 +1,4 @@
+import type { Mlp } from '../nn/engine.js';
 import type { Rng } from '../util/rng.js';
 import type { NetworkGroup } from './network-group.js';
 
@@ -37,6 +38,12 @@ export interface Sparsifier {
    * updates (RigL's grow criterion); absent when gradients are never dense.
    */
   readonly denseGradientInterval?: number;
+  /**
+   * Optional, for size accounting (`flops/params*`, `compression/*`): the number of values layer
+   * `index` of `net` stores when its parameterisation stores fewer than its active mask entries
+   * (GST's block-circulant layers: b per active b×b block); undefined for a plain masked layer.
+   */
+  storedWeights?(net: Mlp, index: number): number | undefined;
   /**
    * Optional: metrics produced by the hooks since the last call (e.g. RNM-TD3's SAD at each mask
    * update), drained by the trainer after each env step's gradient updates and logged at that

@@ -78,6 +78,11 @@ export interface Mlp {
   /** Total number of weights (no biases) and of biases. */
   readonly weightCount: number;
   /**
+   * Incremented by every `setMask` call (also those made by `copyFrom` and `polyakFrom`), so
+   * callers can tell cheaply whether the topology may have changed (compression tracking).
+   */
+  readonly maskVersion: number;
+  /**
    * Inference forward pass, caches nothing.
    * @param x `[batch, in]`
    * @returns `[batch, out]` (a fresh array the caller owns)

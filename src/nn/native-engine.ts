@@ -164,6 +164,7 @@ class NativeLayer implements LayerParams {
 export class NativeMlp implements Mlp {
   readonly layers: readonly NativeLayer[];
   readonly weightCount: number;
+  maskVersion = 0;
   /** @internal */
   readonly handle: MlpHandle;
 
@@ -227,6 +228,7 @@ export class NativeMlp implements Mlp {
     }
     this.handle.setMask(index, mask);
     layer.masked = mask !== null;
+    this.maskVersion++;
   }
 
   applyMasks(): void {

@@ -240,6 +240,7 @@ class TfjsMlp implements Mlp {
   readonly spec: MlpSpec;
   readonly layers: readonly TfjsLayer[];
   readonly weightCount: number;
+  maskVersion = 0;
   private cache: ForwardCache | null = null;
   private disposed = false;
   /**
@@ -348,6 +349,7 @@ class TfjsMlp implements Mlp {
       throw new RangeError(`${this.spec.name}.setMask: layer index ${index} outside [0, ${this.layers.length})`);
     }
     const layer = this.layers[index];
+    this.maskVersion++;
     if (mask === null) {
       layer.maskData = null;
       return;

@@ -14,6 +14,7 @@ export const builtinPlugins: Readonly<Record<string, Loader>> = {
   'sparsifier.rigl': () => import('../../plugins/sparsifier-rigl/index.js'),
   'sparsifier.nm': () => import('../../plugins/sparsifier-nm/index.js'),
   'sparsifier.gradual-pruning': () => import('../../plugins/sparsifier-gradual-pruning/index.js'),
+  'sparsifier.gst': () => import('../../plugins/sparsifier-gst/index.js'),
   'sparsifier.set': () => import('../../plugins/sparsifier-set/index.js'),
   'replay-buffer.uniform': () => import('../../plugins/replay-buffer-uniform/index.js'),
   'replay-buffer.dynamic-capacity': () => import('../../plugins/replay-buffer-dynamic-capacity/index.js'),

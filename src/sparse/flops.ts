@@ -2,14 +2,96 @@ import type { AgentCostModel } from '../core/agent.js';
 import type { NetworkGroup } from '../core/network-group.js';
 import type { Mlp } from '../nn/engine.js';
 
+/**
+ * What a sparsifier tells the accounting about its parameterisation (a `Sparsifier` is one).
+ * `storedWeights(net, index)` gives the values layer `index` of `net` stores when that is not its
+ * active mask entries (GST's block-circulant layers: b per active block), else undefined.
+ */
+export interface CostInfo {
+  readonly denseGradientInterval?: number;
+  storedWeights?(net: Mlp, index: number): number | undefined;
+}
+
+/** Active entries of layer `index`: |M| (all entries when unmasked). */
+function activeEntries(net: Mlp, index: number): number {
+  const l = net.layers[index];
+  if (!l.mask) return l.weight.length;
+  let c = 0;
+  for (let i = 0; i < l.mask.length; i++) c += l.mask[i] !== 0 ? 1 : 0;
+  return c;
+}
+
 /** Active weights of a network: Σ_l |M_l| (all entries of an unmasked layer). Biases excluded. */
 export function activeWeights(net: Mlp): number {
   let c = 0;
-  for (const l of net.layers) {
-    if (!l.mask) c += l.weight.length;
-    else for (let i = 0; i < l.mask.length; i++) c += l.mask[i] !== 0 ? 1 : 0;
-  }
+  for (let k = 0; k < net.layers.length; k++) c += activeEntries(net, k);
   return c;
+}
+
+/**
+ * Stored weight values of a network: Σ_l `info.storedWeights(net, l)` where the parameterisation
+ * defines it (b per active circulant block), else the layer's active entries. Biases excluded.
+ */
+export function storedWeights(net: Mlp, info: CostInfo = {}): number {
+  let c = 0;
+  for (let k = 0; k < net.layers.length; k++) c += info.storedWeights?.(net, k) ?? activeEntries(net, k);
+  return c;
+}
+
+/** Compression ratio of the online networks: `1 − stored values / dense weights` (methods.md §3.e). */
+export function compressionRatio(groups: readonly NetworkGroup[], info: CostInfo = {}): number {
+  let stored = 0;
+  let dense = 0;
+  for (const g of groups) {
+    for (const net of g.networks) {
+      stored += storedWeights(net, info);
+      dense += net.weightCount;
+    }
+  }
+  return dense ? 1 - stored / dense : 0;
+}
+
+/**
+ * GST's headline metric (Lee et al. 2021, methods.md §3.e / §9.2.7): the **average compression
+ * ratio over training iterations**, `mean_t (1 − stored_t / dense)`, next to the current one. The
+ * ratio is recomputed only when an online network's `maskVersion` changed, so recording every
+ * gradient iteration costs O(networks).
+ */
+export class CompressionTracker {
+  private version = -1;
+  private ratio = 0;
+  private sum = 0;
+  private iterations = 0;
+
+  constructor(private readonly groups: readonly NetworkGroup[], private readonly info: CostInfo = {}) {}
+
+  /** The current ratio (recomputed when a mask changed since the last call). */
+  current(): number {
+    let v = 0;
+    for (const g of this.groups) for (const n of g.networks) v += n.maskVersion;
+    if (v !== this.version) {
+      this.version = v;
+      this.ratio = compressionRatio(this.groups, this.info);
+    }
+    return this.ratio;
+  }
+
+  /** Counts `iterations` gradient iterations run at the current ratio. */
+  record(iterations: number): void {
+    this.sum += iterations * this.current();
+    this.iterations += iterations;
+  }
+
+  /** `compression/ratio` (now) and `compression/average_ratio` (mean over recorded iterations; the current ratio before any). */
+  metrics(): Record<string, number> {
+    const now = this.current();
+    return { 'compression/ratio': now, 'compression/average_ratio': this.iterations ? this.sum / this.iterations : now, 'compression/iterations': this.iterations };
+  }
+
+  /** JSON state for checkpoints. */
+  state(): { sum: number; iterations: number } {
+    return { sum: this.sum, iterations: this.iterations };
+  }
 }
 
 /**
@@ -50,7 +132,8 @@ function iterationFlops(groups: readonly NetworkGroup[], cost: AgentCostModel, d
  * Size and FLOPs accounting of an actor-critic agent (methods.md §1.e RLx2, §2.e DS-TD3), as
  * `flops/*` metrics, absolute and as ratios to the same count with dense networks:
  *
- * - `flops/params`, `flops/params_ratio`: active weights of the online networks;
+ * - `flops/params`, `flops/params_ratio`: stored weights of the online networks (`storedWeights`:
+ *   active weights, or b per active block of a block-circulant layer);
  *   `flops/params_with_targets`, `…_ratio`: including targets (RLx2's "Total Size").
  * - `flops/inference`, `flops/inference_ratio`: one actor forward per sample (RLx2 "FLOPs (Test)"
  *   = actor density).
@@ -62,9 +145,13 @@ function iterationFlops(groups: readonly NetworkGroup[], cost: AgentCostModel, d
  *
  * F(net) = `forwardFlops` (2 FLOPs per active weight). RLx2's training-FLOPs formula (App. C.3)
  * is unknown; this follows the recommendation of methods.md §1.e.
- * @param denseGradientInterval ΔT of dense-gradient backward passes, or null
+ * FLOPs count 2 per active entry of the weight as executed (a block-circulant layer runs on its
+ * materialised weight).
+ * @param info the sparsifier: `denseGradientInterval` ΔT of dense-gradient backward passes and
+ *   `storedWeights` of its parameterisation
  */
-export function flopsMetrics(groups: readonly NetworkGroup[], cost: AgentCostModel, denseGradientInterval: number | null): Record<string, number> {
+export function flopsMetrics(groups: readonly NetworkGroup[], cost: AgentCostModel, info: CostInfo = {}): Record<string, number> {
+  const denseGradientInterval = info.denseGradientInterval ?? null;
   const out: Record<string, number> = {};
   let params = 0;
   let paramsDense = 0;
@@ -72,19 +159,14 @@ export function flopsMetrics(groups: readonly NetworkGroup[], cost: AgentCostMod
   let withTargetsDense = 0;
   for (const g of groups) {
     for (const net of g.networks) {
-      params += activeWeights(net);
+      params += storedWeights(net, info);
       paramsDense += net.weightCount;
-      for (const l of net.layers) {
-        let a = l.weight.length;
-        if (l.mask) {
-          a = 0;
-          for (let i = 0; i < l.mask.length; i++) a += l.mask[i] !== 0 ? 1 : 0;
-        }
-        out[`flops/density/${l.name}.weight`] = a / l.weight.length;
-      }
+      net.layers.forEach((l, k) => {
+        out[`flops/density/${l.name}.weight`] = activeEntries(net, k) / l.weight.length;
+      });
     }
     for (const net of [...g.networks, ...g.targets]) {
-      withTargets += activeWeights(net);
+      withTargets += storedWeights(net, info);
       withTargetsDense += net.weightCount;
     }
   }

@@ -10,7 +10,7 @@ import { Sparsifier } from '../core/sparsifier.js';
 import type { ExperimentConfig } from '../config/experiment-config.js';
 import type { Engine } from '../nn/engine.js';
 import { createEngine } from '../nn/engines.js';
-import { flopsMetrics } from '../sparse/flops.js';
+import { CompressionTracker, flopsMetrics } from '../sparse/flops.js';
 import { packageRoot } from '../util/paths.js';
 import { Rng } from '../util/rng.js';
 import { saveCheckpoint } from './checkpoint.js';
@@ -139,9 +139,9 @@ export async function train(config: ExperimentConfig, container: Container, opti
     // buffers with a shrink hook (RLx2 dynamic capacity) also store the noise-free action
     const wantsActionMean = typeof buffer.maybeShrink === 'function';
     const policy = (o: Float32Array, count: number) => agent!.act(o, count, true);
-    const costMetrics = () => (agent!.costModel ? flopsMetrics(agent!.groups, agent!.costModel, sparsifier!.denseGradientInterval ?? null) : {});
+    const compression = new CompressionTracker(agent.groups, sparsifier);
+    const costMetrics = () => ({ ...(agent!.costModel ? flopsMetrics(agent!.groups, agent!.costModel, sparsifier!) : {}), ...compression.metrics() });
     const warmupRng = root.fork('warmup');
-    const sampleRng = root.fork('replay');
     metadata.status = 'running';
     saveMetadata();
     if (config.output.progress !== 'none') {
@@ -190,6 +190,7 @@ export async function train(config: ExperimentConfig, container: Container, opti
           lossCounts[key] = (lossCounts[key] ?? 0) + 1;
         }
       }
+      compression.record(n);
     };
     while (step < config.totalSteps) {
       const actions = new Float32Array(n * actDim);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigValidator, formatIssue, readConfigFile } from '../../src/config/validate.js';
+import { circulantLayout, expandBlockMask, extractCirculant, materializeCirculant } from '../../src/sparse/block-circulant.js';
 import { buildExperimentContainer } from '../../src/plugin/experiment-container.js';
 import { PluginRegistry } from '../../src/plugin/plugin-registry.js';
 import { nmMaxGroupNonZeros } from '../../src/sparse/nm.js';
@@ -33,12 +34,15 @@ const recipes: [string, Json][] = [
   ['rnm-td3/ant-v5-1of8.json', { sparsifier: { maskInterval: 50, gradMode: 'srste', targetMode: 'own' } }],
   ['gradual-pruning/halfcheetah-v5.json', { sparsifier: { startStep: 50, endStep: 250, pruningInterval: 50 } }],
   ['gradual-pruning/humanoid-v5.json', { sparsifier: { startStep: 50, endStep: 250, pruningInterval: 50, mode: 'iterative' } }],
+  // evaluations every 100 steps feed the reward-aware controller; topology points every 50 updates
+  ['gst/halfcheetah-v5.json', { evaluation: { interval: 100 }, sparsifier: { warmup: 0, pruneInterval: 50, increase: 0.2 } }],
+  ['gst/humanoid-v5.json', { sparsifier: { controller: 'linear-ramp', warmup: 0, rampEnd: 250, pruneInterval: 50 } }],
 ];
 
 const readJsonl = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
 const networks = ['actor', 'actorTarget', 'critic1', 'critic2', 'critic1Target', 'critic2Target'];
 
-describe('N:M and pruning recipes run end to end (real MuJoCo through the bridge, tiny overrides)', async () => {
+describe('N:M, GST and pruning recipes run end to end (real MuJoCo through the bridge, tiny overrides)', async () => {
   const registry = await PluginRegistry.load();
   const validator = new ConfigValidator(registry);
 
@@ -56,6 +60,33 @@ describe('N:M and pruning recipes run end to end (real MuJoCo through the bridge
     const { tensors } = readSafetensors(join(runDir, 'checkpoints', 'step-000000400', 'model.safetensors'));
     const sp = config!.sparsifier as Json;
 
+    if (sp.type === 'gst') {
+      // every layer of all six networks: W exactly block-circulant within active blocks, exactly 0 in pruned ones
+      for (const net of networks) {
+        for (let k = 1; k <= 3; k++) {
+          const w = tensors.get(`${net}.l${k}.weight`)!;
+          const m = tensors.get(`${net}.l${k}.mask`);
+          const layout = circulantLayout(w.shape[0], w.shape[1], sp.blockSize);
+          const data = Float32Array.from(w.data);
+          const blockMask = m ? Float32Array.from({ length: layout.outBlocks * layout.inBlocks }, (_, q) => m.data[Math.floor(q / layout.inBlocks) * sp.blockSize * w.shape[1] + (q % layout.inBlocks) * sp.blockSize]) : null;
+          if (blockMask) expect([...expandBlockMask(blockMask, layout)], `${net}.l${k} mask is a block mask`).toEqual([...m!.data]);
+          expect(materializeCirculant(extractCirculant(data, layout), layout, blockMask), `${net}.l${k}`).toEqual(data);
+        }
+      }
+      // compression: 1 − 1/b from the first iteration (partial blocks of the 17- and 23-wide inputs store a bit more)
+      const c = summary.flops;
+      expect(c['compression/iterations']).toBe(300);
+      expect(c['compression/average_ratio']).toBeGreaterThan(0.7);
+      expect(c['flops/params_ratio']).toBeCloseTo(1 - c['compression/ratio'], 12);
+      if (sp.controller === 'linear-ramp') {
+        expect(c['compression/ratio']).toBeGreaterThan(c['compression/average_ratio']); // the ramp only raises
+        expect(last['gst/target_sparsity']).toBeCloseTo(0.9, 12);
+        expect(last['gst/block_sparsity/critic1.l2.weight']).toBeCloseTo(Math.floor(0.9 * 64) / 64, 12);
+      } else {
+        expect(records.filter((r) => 'gst/target_sparsity' in r).length).toBeGreaterThanOrEqual(4);
+      }
+      return;
+    }
     // N:M: every layer of all six networks is masked; pruning: ERK may leave a tiny layer dense.
     // Every masked layer: W = 0 where M = 0
     for (const net of networks) {

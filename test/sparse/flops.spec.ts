@@ -25,7 +25,7 @@ describe('FLOPs and size accounting (methods.md §1.e, §2.e)', async () => {
   });
 
   it('hand-computed sizes, inference and training FLOPs (TD3, B = 4, d = 2, RigL ΔT = 10)', () => {
-    const m = flopsMetrics(groups, { batchSize: 4, actorUpdateInterval: 2, criticsInActorLoss: 1, targetActor: true }, 10);
+    const m = flopsMetrics(groups, { batchSize: 4, actorUpdateInterval: 2, criticsInActorLoss: 1, targetActor: true }, { denseGradientInterval: 10 });
     expect(m['flops/params']).toBe(14); // 4 + 5 + 5
     expect(m['flops/params_ratio']).toBeCloseTo(14 / 22, 12);
     expect(m['flops/params_with_targets']).toBe(28);
@@ -42,7 +42,7 @@ describe('FLOPs and size accounting (methods.md §1.e, §2.e)', async () => {
 
   it('SAC: online actor for the next action, both critics in the actor loss, no dense-gradient term', () => {
     const sacGroups: NetworkGroup[] = [{ ...groups[0], targets: [] }, groups[1]];
-    const m = flopsMetrics(sacGroups, { batchSize: 1, actorUpdateInterval: 1, criticsInActorLoss: 2, targetActor: false }, null);
+    const m = flopsMetrics(sacGroups, { batchSize: 1, actorUpdateInterval: 1, criticsInActorLoss: 2, targetActor: false });
     // 8 + 20 + 60 + (24 + 2·2·10) = 152
     expect(m['flops/train_per_iteration']).toBe(152);
     expect(m['flops/params_with_targets']).toBe(24);

@@ -1,15 +1,10 @@
-import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Td3Agent } from '../../plugins/agent-td3/td3-agent.js';
-import { UniformReplayBuffer } from '../../plugins/replay-buffer-uniform/uniform-replay-buffer.js';
 import { GradualPruningSparsifier, type GradualPruningOptions } from '../../plugins/sparsifier-gradual-pruning/gradual-pruning-sparsifier.js';
-import type { BoxSpace } from '../../src/core/environment.js';
 import type { Mlp } from '../../src/nn/engine.js';
 import { createEngine } from '../../src/nn/engines.js';
-import { nativeAddonPath } from '../../src/nn/native-engine.js';
 import { checkWindow, cubicSparsity, iterativeSparsity, pruningPointIndex, pruningPointTime } from '../../src/sparse/pruning-schedule.js';
 import { activeCount, layerSparsities } from '../../src/sparse/sparsity-distribution.js';
-import { Rng } from '../../src/util/rng.js';
+import { makeTd3, testEngines } from '../helpers/td3-fixture.js';
 
 describe('pruning schedules (methods.md §5.4–5.5)', () => {
   const w = { start: 100, end: 1100, interval: 100 };
@@ -47,29 +42,19 @@ describe('pruning schedules (methods.md §5.4–5.5)', () => {
   });
 });
 
-const actionSpace: BoxSpace = { type: 'box', shape: [6], dtype: 'float32', low: Array(6).fill(-1), high: Array(6).fill(1) };
-const td3 = { hiddenSizes: [32, 32], actorLr: 1e-3, criticLr: 1e-3, weightDecay: 0, batchSize: 32, gamma: 0.99, tau: 0.05, policyNoise: 0.2, noiseClip: 0.5, policyDelay: 2, explorationNoise: 0.1, learningStarts: 0 };
 const base: GradualPruningOptions = { actorSparsity: 0.9, criticSparsity: 0.8, initialSparsity: 0, startStep: 10, endStep: 110, pruningInterval: 20, sparsityDistribution: 'erdos-renyi-kernel', mode: 'gradual', iterativeFraction: 0.3 };
 
 const active = (net: Mlp, k: number) => (net.layers[k].mask ? net.layers[k].mask!.reduce((a, b) => a + b, 0) : net.layers[k].weight.length);
 
 // the native engine when built (it may be mid-rebuild in a shared checkout), always the tfjs reference
-for (const kind of (existsSync(nativeAddonPath()) ? ['native', 'tfjs'] : ['tfjs']) as ('native' | 'tfjs')[]) {
+for (const kind of testEngines) {
   for (const mode of ['gradual', 'iterative'] as const) {
     describe(`sparsifier.gradual-pruning ${mode} on a real TD3 agent (${kind} engine)`, () => {
       it('starts dense, masks only shrink, pruned weights stay zero (targets too), exact per-layer counts at the end', async () => {
         const engine = await createEngine({ engine: kind, backend: 'cpu', threads: 2 });
         const options = { ...base, mode };
         const sparsifier = new GradualPruningSparsifier(options);
-        const agent = new Td3Agent(td3, { observationSize: 17, actionSpace, engine, sparsifier, rng: new Rng(3) });
-        const buffer = new UniformReplayBuffer(1000, { observationSize: 17, actionSize: 6 });
-        const rng = new Rng(5);
-        for (let i = 0; i < 300; i++) {
-          buffer.add({
-            observation: new Float32Array(17).map(() => rng.normal()), action: new Float32Array(6).map(() => rng.uniformRange(-1, 1)),
-            reward: rng.normal(), nextObservation: new Float32Array(17).map(() => rng.normal()), terminated: false, truncated: false,
-          });
-        }
+        const { agent, buffer } = makeTd3(engine, sparsifier, { seed: 3, transitions: 300 });
         for (const g of agent.groups) for (const n of [...g.networks, ...g.targets]) for (const l of n.layers) expect(l.mask).toBeNull();
         const nets = agent.groups.flatMap((g) => [...g.networks, ...g.targets]);
         let prev = nets.map((n) => n.layers.map((_, k) => active(n, k)));

@@ -1,19 +1,16 @@
-import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Td3Agent } from '../../plugins/agent-td3/td3-agent.js';
-import { UniformReplayBuffer } from '../../plugins/replay-buffer-uniform/uniform-replay-buffer.js';
 import { NmSparsifier, type NmOptions } from '../../plugins/sparsifier-nm/nm-sparsifier.js';
 import type { NetworkGroup } from '../../src/core/network-group.js';
 import type { BoxSpace } from '../../src/core/environment.js';
 import type { Engine } from '../../src/nn/engine.js';
 import { createEngine } from '../../src/nn/engines.js';
-import { nativeAddonPath } from '../../src/nn/native-engine.js';
 import { nmMask, nmMaxGroupNonZeros } from '../../src/sparse/nm.js';
 import { Rng } from '../../src/util/rng.js';
+import { makeTd3, testEngines, tinyTd3 } from '../helpers/td3-fixture.js';
 
-const actionSpace: BoxSpace = { type: 'box', shape: [6], dtype: 'float32', low: Array(6).fill(-1), high: Array(6).fill(1) };
 // obs 17 and critic input 23: first layers have a trailing partial group for M = 4 and M = 8
-const td3 = { hiddenSizes: [32, 32], actorLr: 1e-3, criticLr: 1e-3, weightDecay: 0, batchSize: 32, gamma: 0.99, tau: 0.05, policyNoise: 0.2, noiseClip: 0.5, policyDelay: 2, explorationNoise: 0.1, learningStarts: 0 };
+const td3 = tinyTd3;
 const nmDefaults: NmOptions = { n: 2, m: 4, maskInterval: 10, gradMode: 'masked-retain', srsteLambda: 2e-4, padMode: 'pad', layers: 'all', targetMode: 'shared' };
 
 /** Every masked layer of every online and target network: ≤ N non-zeros per M-group (weights and mask), W = 0 where M = 0. */
@@ -66,19 +63,10 @@ class CheckedNm extends NmSparsifier {
 
 function makeAgent(engine: Engine, options: NmOptions, seed = 11) {
   const sparsifier = new CheckedNm(options);
-  const agent = new Td3Agent(td3, { observationSize: 17, actionSpace, engine, sparsifier, rng: new Rng(seed) });
-  const buffer = new UniformReplayBuffer(1000, { observationSize: 17, actionSize: 6 });
-  const rng = new Rng(5);
-  for (let i = 0; i < 500; i++) {
-    buffer.add({
-      observation: new Float32Array(17).map(() => rng.normal()), action: new Float32Array(6).map(() => rng.uniformRange(-1, 1)),
-      reward: rng.normal(), nextObservation: new Float32Array(17).map(() => rng.normal()), terminated: rng.uniform() < 0.05, truncated: false,
-    });
-  }
-  return { agent, buffer, sparsifier };
+  return { ...makeTd3(engine, sparsifier, { seed }), sparsifier };
 }
 
-const engines = (existsSync(nativeAddonPath()) ? ['native', 'tfjs'] : ['tfjs']) as ('native' | 'tfjs')[];
+const engines = testEngines;
 
 for (const kind of engines) {
   const iterations = kind === 'native' ? 300 : 60;
@@ -245,7 +233,7 @@ describe('N:M in the FLOPs accounting (src/sparse/flops.ts, methods.md §4.e)', 
     const build = (gradMode: NmOptions['gradMode']) => {
       const sparsifier = new NmSparsifier({ ...nmDefaults, gradMode });
       const agent = new Td3Agent(td3, { observationSize: 16, actionSpace: space, engine, sparsifier, rng: new Rng(1) });
-      return flopsMetrics(agent.groups, agent.costModel, sparsifier.denseGradientInterval ?? null);
+      return flopsMetrics(agent.groups, agent.costModel, sparsifier);
     };
     const masked = build('masked-retain');
     expect(masked['flops/params_ratio']).toBe(0.5);

@@ -1,28 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { Td3Agent } from '../../plugins/agent-td3/td3-agent.js';
-import { UniformReplayBuffer } from '../../plugins/replay-buffer-uniform/uniform-replay-buffer.js';
 import { StaticSparsifier } from '../../plugins/sparsifier-static/static-sparsifier.js';
-import type { BoxSpace } from '../../src/core/environment.js';
 import type { Engine, Mlp } from '../../src/nn/engine.js';
 import { createEngine } from '../../src/nn/engines.js';
 import { activeCount, layerSparsities } from '../../src/sparse/sparsity-distribution.js';
-import { Rng } from '../../src/util/rng.js';
-
-const actionSpace: BoxSpace = { type: 'box', shape: [6], dtype: 'float32', low: Array(6).fill(-1), high: Array(6).fill(1) };
-const defaults = { hiddenSizes: [64, 64], actorLr: 1e-3, criticLr: 1e-3, weightDecay: 0, batchSize: 32, gamma: 0.99, tau: 0.005, policyNoise: 0.2, noiseClip: 0.5, policyDelay: 2, explorationNoise: 0.1, learningStarts: 0 };
+import { makeTd3 } from '../helpers/td3-fixture.js';
 
 function makeAgent(engine: Engine, actorSparsity: number, criticSparsity: number) {
   const sparsifier = new StaticSparsifier({ actorSparsity, criticSparsity, sparsityDistribution: 'erdos-renyi-kernel', maskInit: 'random' });
-  const agent = new Td3Agent(defaults, { observationSize: 17, actionSpace, engine, sparsifier, rng: new Rng(11) });
-  const buffer = new UniformReplayBuffer(1000, { observationSize: 17, actionSize: 6 });
-  const rng = new Rng(5);
-  for (let i = 0; i < 500; i++) {
-    buffer.add({
-      observation: new Float32Array(17).map(() => rng.normal()), action: new Float32Array(6).map(() => rng.uniformRange(-1, 1)),
-      reward: rng.normal(), nextObservation: new Float32Array(17).map(() => rng.normal()), terminated: rng.uniform() < 0.05, truncated: false,
-    });
-  }
-  return { agent, buffer };
+  return makeTd3(engine, sparsifier, { hiddenSizes: [64, 64], tau: 0.005 });
 }
 
 function maskedNonZeros(net: Mlp): number {

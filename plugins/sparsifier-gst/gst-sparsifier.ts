@@ -1,0 +1,312 @@
+import type { NetworkGroup } from '../../src/core/network-group.js';
+import type { Sparsifier } from '../../src/core/sparsifier.js';
+import type { Mlp } from '../../src/nn/engine.js';
+import {
+  blockCount, blockNorms, circulantLayout, circulantStorage, expandBlockMask, extractCirculant, foldCirculantGradient, materializeCirculant,
+  type CirculantLayout,
+} from '../../src/sparse/block-circulant.js';
+import { countActive, topK } from '../../src/sparse/mask.js';
+import { activeCount } from '../../src/sparse/sparsity-distribution.js';
+import { sparsityMetrics } from '../../src/sparse/sparsity-metrics.js';
+import type { Rng } from '../../src/util/rng.js';
+import { RewardAwareController, type ControllerState, type RewardControllerOptions } from './reward-aware-controller.js';
+
+/**
+ * GST's "selective" use of weight grouping and pruning (methods.md §9.1–9.2.3):
+ * - `circulant-only`: every eligible layer stays block-circulant (compression 1 − 1/b), no pruning;
+ * - `circ+blockprune` (default): block-circulant, and whole blocks are pruned by block norm
+ *   toward the controller's target block sparsity S (compression 1 − (1 − S)/b);
+ * - `circ→unstructured`: block-circulant until the target S reaches `1 − 1/b + switchMargin`, then
+ *   each layer is expanded to its dense W and magnitude-pruned, unstructured, to S from then on.
+ */
+export type GstMode = 'circulant-only' | 'circ+blockprune' | 'circ→unstructured';
+
+/** Options of `sparsifier.gst` (defaults in the plugin schema; every value ours, methods.md §9.2). */
+export interface GstOptions extends RewardControllerOptions {
+  /** Block size b. */
+  readonly blockSize: number;
+  readonly mode: GstMode;
+  /** Whether each network's input layer is block-circulant too (`gst.firstLayer`, §9.2.2). */
+  readonly firstLayer: boolean;
+  /** Topology updates (prune / regrow to the current target) every this many gradient iterations. */
+  readonly pruneInterval: number;
+  /** `reward-aware` (§9.2.5) or the ablation `linear-ramp`: S from `initialSparsity` at `warmup` to `maxSparsity` at `rampEnd`. */
+  readonly controller: 'reward-aware' | 'linear-ramp';
+  /** End of the linear ramp, gradient iterations. */
+  readonly rampEnd: number;
+  /** `circ→unstructured` margin: a layer switches once S ≥ 1 − 1/b + margin. */
+  readonly switchMargin: number;
+}
+
+/** Per-layer state of an eligible online layer. */
+interface GstLayer {
+  readonly network: Mlp;
+  /** Same index in the network's target, or undefined (SAC actor). */
+  readonly target: Mlp | undefined;
+  readonly index: number;
+  readonly name: string;
+  readonly layout: CirculantLayout;
+  circulant: boolean;
+  /** `[outBlocks, inBlocks]` 0/1, or null while every block is active (the layer is then unmasked). */
+  blockMask: Float32Array | null;
+  /**
+   * Values kept for regrowth: circulant mode `[outBlocks, inBlocks, b]`, the vectors of pruned
+   * blocks frozen at pruning; unstructured mode `[out, in]`, pruned weights frozen at pruning.
+   */
+  frozen: Float32Array;
+  /** Scratch `[outBlocks, inBlocks, b]`. */
+  readonly scratch: Float32Array;
+}
+
+/**
+ * GST — Group-Sparse Training (Lee, Kim, Kim, Jo, Yoo 2021, arXiv 2101.09650): block-circulant
+ * compression from step 0 plus reward-aware pruning. The paper's body and code are unavailable;
+ * this is our documented reconstruction (methods.md §3 and §9.2), every unknown an option.
+ *
+ * **Parameterisation** (`src/sparse/block-circulant.ts`): each eligible layer `W [out, in]` is tiled
+ * into b×b blocks, block (i, j) is `g_ij · circ(c_ij)`, `W[i·b+r, j·b+s] = g_ij·c_ij[(s − r) mod b]`.
+ * The engine stores and trains the materialised W; the sparsifier keeps it exactly block-circulant:
+ * - at `initialize`, c_ij is read from W's first row in each block (`extractCirculant`) and
+ *   materialised, so the entries keep the initialiser's distribution;
+ * - in `beforeOptimizerStep` the gradient is folded onto the vectors,
+ *   `∂L/∂c_ij[t] = Σ_r ∂L/∂W[i·b+r, j·b+((r+t) mod b)]`, and the folded value is written into every
+ *   entry of its diagonal. Adam is elementwise, so every entry of a diagonal gets the same update —
+ *   exactly Adam on c_ij (weight decay included) — and W stays block-circulant. After the step and
+ *   after each target update the block is re-materialised from its first entries (removes any
+ *   last-ulp difference between the engine's vector and scalar loops).
+ * - Pruned blocks have g = 0: the engine's mask zeroes them (weights, gradients, Adam moments).
+ *   Their vectors are kept frozen here, so a regrown block comes back with its old vector.
+ * - Targets: the Polyak average of two block-circulant matrices is block-circulant (τ·c + (1 − τ)·c′
+ *   per entry) and the engine re-masks targets with the online masks (g copied); regrown target
+ *   blocks take the online block's values.
+ *
+ * **Topology** every `pruneInterval` updates of a group (the TD3 actor is updated every d-th
+ * iteration, so its points come d× later in iterations), after the optimizer step: each layer is moved to the target S by block score `‖c_ij‖₂`
+ * (`blockNorms`): keep `activeCount(nBlocks, S)` blocks — prune the lowest-score active blocks or
+ * regrow the highest-score pruned ones (ties to the lower block index). In `circ→unstructured`
+ * a layer whose target passed `1 − 1/b + switchMargin` leaves circulant mode for good and keeps
+ * `activeCount(out·in, S)` largest-|W| weights (pruned values frozen for regrowth the same way).
+ *
+ * **Target S** from the controller (`RewardAwareController`, fed by `onEvaluation`) or a linear ramp.
+ *
+ * **Accounting**: `storedWeights` is b per active block (`circulantStorage`); the trainer turns it
+ * into `compression/ratio` and `compression/average_ratio` (GST's headline metric) and `flops/params*`.
+ * Metrics: `sparsity/*` (zeros of the materialised W), `gst/target_sparsity`, `gst/best_return`,
+ * `gst/cooldown_left`, `gst/raises`, `gst/lowers`, `gst/circulant_layers`, `gst/block_sparsity/<layer>`.
+ */
+export class GstSparsifier implements Sparsifier {
+  readonly controller: RewardAwareController;
+  private readonly layers: GstLayer[] = [];
+  private readonly counters = new Map<string, number>();
+  private rampTarget: number;
+
+  /** @throws RangeError on a block size < 2, a pruneInterval < 1, or invalid controller options */
+  constructor(private readonly options: GstOptions) {
+    if (!(Number.isInteger(options.blockSize) && options.blockSize >= 2)) throw new RangeError(`sparsifier.gst: blockSize must be an integer >= 2, got ${options.blockSize}`);
+    if (!(Number.isInteger(options.pruneInterval) && options.pruneInterval >= 1)) throw new RangeError(`sparsifier.gst: pruneInterval must be an integer >= 1, got ${options.pruneInterval}`);
+    if (options.controller === 'linear-ramp' && !(options.rampEnd > options.warmup)) throw new RangeError(`sparsifier.gst: rampEnd (${options.rampEnd}) must be > warmup (${options.warmup})`);
+    this.controller = new RewardAwareController(options);
+    this.rampTarget = options.initialSparsity;
+  }
+
+  /** The target sparsity S now in force (controller or ramp). */
+  get targetSparsity(): number {
+    return this.options.controller === 'linear-ramp' ? this.rampTarget : this.controller.target;
+  }
+
+  /** Linear-ramp target at gradient iteration `clock`. */
+  private ramp(clock: number): number {
+    const { warmup, rampEnd, initialSparsity: s0, maxSparsity: s1 } = this.options;
+    const f = Math.min(1, Math.max(0, (clock - warmup) / (rampEnd - warmup)));
+    return s0 + (s1 - s0) * f;
+  }
+
+  private clock(): number {
+    return Math.max(0, ...this.counters.values());
+  }
+
+  /** Whether layer `index` of `net` is block-circulant (all layers, the input layer only with `firstLayer`). */
+  eligible(_net: Mlp, index: number): boolean {
+    return index > 0 || this.options.firstLayer;
+  }
+
+  /** The per-layer state by weight name (`critic1.l2.weight`), for tests and tools. */
+  layer(name: string): Readonly<GstLayer> | undefined {
+    return this.layers.find((l) => l.name === name);
+  }
+
+  /** @inheritdoc Makes every eligible layer block-circulant from its initial weights and applies the initial target. */
+  initialize(groups: readonly NetworkGroup[], _rng: Rng): void {
+    const b = this.options.blockSize;
+    for (const group of groups) {
+      this.counters.set(group.name, 0);
+      group.networks.forEach((network, k) => {
+        const target = group.targets[k];
+        network.layers.forEach((l, index) => {
+          if (!this.eligible(network, index)) return;
+          const layout = circulantLayout(l.outFeatures, l.inFeatures, b);
+          const state: GstLayer = {
+            network, target, index, name: `${l.name}.weight`, layout, circulant: true, blockMask: null,
+            frozen: new Float32Array(blockCount(layout) * b), scratch: new Float32Array(blockCount(layout) * b),
+          };
+          materializeCirculant(extractCirculant(l.weight, layout, state.scratch), layout, null, l.weight);
+          if (target) target.layers[index].weight.set(l.weight);
+          this.layers.push(state);
+        });
+      });
+    }
+    if (this.options.mode !== 'circulant-only' && this.targetSparsity > 0) for (const l of this.layers) this.retopologize(l);
+  }
+
+  needsDenseGradient(_group: NetworkGroup): boolean {
+    return false;
+  }
+
+  /** @inheritdoc Counts the update and folds the weight gradient of every circulant layer onto its diagonals. */
+  beforeOptimizerStep(group: NetworkGroup): boolean {
+    this.counters.set(group.name, (this.counters.get(group.name) ?? 0) + 1);
+    for (const l of this.layers) {
+      if (!l.circulant || !group.networks.includes(l.network)) continue;
+      const g = l.network.layers[l.index].weightGrad;
+      materializeCirculant(foldCirculantGradient(g, l.layout, l.scratch), l.layout, l.blockMask, g);
+    }
+    return true;
+  }
+
+  /** Re-materialises circulant layers of `nets` from their first diagonal entries (exactness). */
+  private canonicalize(l: GstLayer, net: Mlp): void {
+    const w = net.layers[l.index].weight;
+    materializeCirculant(extractCirculant(w, l.layout, l.scratch), l.layout, l.blockMask, w);
+  }
+
+  /** @inheritdoc Keeps W exactly block-circulant; at a topology point moves every layer of the group to the target. */
+  afterOptimizerStep(group: NetworkGroup): void {
+    const clock = this.clock();
+    if (this.options.controller === 'linear-ramp') this.rampTarget = this.ramp(clock);
+    const due = this.options.mode !== 'circulant-only' && (this.counters.get(group.name) ?? 0) % this.options.pruneInterval === 0;
+    for (const l of this.layers) {
+      if (!group.networks.includes(l.network)) continue;
+      if (l.circulant) this.canonicalize(l, l.network);
+      if (due) this.retopologize(l);
+    }
+  }
+
+  /** @inheritdoc Re-materialises the targets' circulant layers (Polyak keeps them circulant up to rounding). */
+  afterTargetUpdate(group: NetworkGroup): void {
+    for (const l of this.layers) if (l.circulant && l.target && group.targets.includes(l.target)) this.canonicalize(l, l.target);
+  }
+
+  /** Moves layer `l` to the current target sparsity (block pruning / regrowth, or the unstructured switch). */
+  private retopologize(l: GstLayer): void {
+    const s = this.targetSparsity;
+    const b = this.options.blockSize;
+    if (l.circulant && this.options.mode === 'circ→unstructured') {
+      if (s < 1 - 1 / b + this.options.switchMargin) return;
+      l.circulant = false; // W is already the dense expansion of the blocks
+      l.frozen = new Float32Array(l.layout.out * l.layout.in);
+    }
+    if (l.circulant) this.moveBlocks(l, s);
+    else this.moveWeights(l, s);
+  }
+
+  /** Block pruning / regrowth of a circulant layer to block sparsity `s` by `‖c_ij‖₂`. */
+  private moveBlocks(l: GstLayer, s: number): void {
+    const { layout } = l;
+    const b = layout.blockSize;
+    const nb = blockCount(layout);
+    const w = l.network.layers[l.index].weight;
+    const vectors = extractCirculant(w, layout, l.scratch);
+    const mask = l.blockMask ?? new Float32Array(nb).fill(1);
+    for (let k = 0; k < nb; k++) if (mask[k] === 0) vectors.set(l.frozen.subarray(k * b, (k + 1) * b), k * b);
+    const scores = blockNorms(vectors, layout);
+    const active = countActive(mask);
+    const keep = activeCount(nb, s);
+    if (keep === active) return;
+    const next = new Float32Array(nb);
+    // shrinking ranks only active blocks, growing keeps every active block and adds pruned ones
+    const score = keep < active ? (k: number) => (mask[k] ? scores[k] : -1) : (k: number) => (mask[k] ? Infinity : scores[k]);
+    for (const k of topK(nb, keep, score)) next[k] = 1;
+    for (let k = 0; k < nb; k++) if (mask[k] && !next[k]) l.frozen.set(vectors.subarray(k * b, (k + 1) * b), k * b);
+    l.blockMask = keep === nb ? null : next;
+    const element = l.blockMask ? expandBlockMask(l.blockMask, layout) : null;
+    // regrown blocks come back with their frozen vectors (online) / the online values (target)
+    materializeCirculant(vectors, layout, l.blockMask, w);
+    l.network.setMask(l.index, element);
+    if (l.target) {
+      const regrown = expandBlockMask(Float32Array.from(next, (x, k) => (x && !mask[k] ? 1 : 0)), layout);
+      const tw = l.target.layers[l.index].weight;
+      for (let i = 0; i < tw.length; i++) if (regrown[i]) tw[i] = w[i];
+      l.target.setMask(l.index, element);
+    }
+  }
+
+  /** Unstructured magnitude pruning / regrowth of a layer to sparsity `s` (pruned values frozen). */
+  private moveWeights(l: GstLayer, s: number): void {
+    const layer = l.network.layers[l.index];
+    const w = layer.weight;
+    const n = w.length;
+    const mask = layer.mask ?? new Float32Array(n).fill(1);
+    const active = countActive(mask);
+    const keep = activeCount(n, s);
+    if (keep === active) return;
+    const next = new Float32Array(n);
+    const score = keep < active ? (i: number) => (mask[i] ? Math.abs(w[i]) : -1) : (i: number) => (mask[i] ? Infinity : Math.abs(l.frozen[i]));
+    for (const i of topK(n, keep, score)) next[i] = 1;
+    for (let i = 0; i < n; i++) {
+      if (mask[i] && !next[i]) l.frozen[i] = w[i];
+      else if (!mask[i] && next[i]) w[i] = l.frozen[i];
+    }
+    l.network.setMask(l.index, keep === n ? null : next);
+    if (l.target) {
+      const tw = l.target.layers[l.index].weight;
+      for (let i = 0; i < n; i++) if (!mask[i] && next[i]) tw[i] = w[i];
+      l.target.setMask(l.index, keep === n ? null : next);
+    }
+  }
+
+  /** @inheritdoc Feeds the controller (the gradient-iteration clock decides the warm-up). */
+  onEvaluation(meanReturn: number, _step: number): void {
+    if (this.options.controller === 'reward-aware') this.controller.observe(meanReturn, this.clock());
+  }
+
+  /** @inheritdoc Circulant layers store b values per active block (`circulantStorage`). */
+  storedWeights(net: Mlp, index: number): number | undefined {
+    const l = this.layers.find((x) => x.network === net && x.index === index);
+    return l?.circulant ? circulantStorage(l.layout, l.blockMask) : undefined;
+  }
+
+  /** @inheritdoc `sparsity/*` and `gst/*` (see the class docs). */
+  metrics(groups: readonly NetworkGroup[]): Record<string, number> {
+    const out: Record<string, number> = { ...sparsityMetrics(groups), ...this.controller.metrics(), 'gst/target_sparsity': this.targetSparsity };
+    out['gst/circulant_layers'] = this.layers.filter((l) => l.circulant).length;
+    for (const l of this.layers) {
+      if (l.circulant) out[`gst/block_sparsity/${l.name}`] = l.blockMask ? 1 - countActive(l.blockMask) / l.blockMask.length : 0;
+    }
+    return out;
+  }
+
+  /** Counters, controller, ramp target and per layer: mode, block mask, frozen values (base64). */
+  state(): unknown {
+    const f32 = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+    return {
+      counters: Object.fromEntries(this.counters), controller: this.controller.state(), rampTarget: this.rampTarget,
+      layers: Object.fromEntries(this.layers.map((l) => [l.name, { circulant: l.circulant, blockMask: l.blockMask && f32(l.blockMask), frozen: f32(l.frozen) }])),
+    };
+  }
+
+  /** Restores `state()` after `initialize` (the engine's weights and masks come from the checkpoint). */
+  loadState(state: unknown): void {
+    const s = state as { counters: Record<string, number>; controller: ControllerState; rampTarget: number; layers: Record<string, { circulant: boolean; blockMask: string | null; frozen: string }> };
+    const f32 = (b: string) => { const buf = Buffer.from(b, 'base64'); return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)); };
+    for (const [k, v] of Object.entries(s.counters)) this.counters.set(k, v);
+    this.controller.loadState(s.controller);
+    this.rampTarget = s.rampTarget;
+    for (const l of this.layers) {
+      const saved = s.layers[l.name];
+      if (!saved) continue;
+      l.circulant = saved.circulant;
+      l.blockMask = saved.blockMask === null ? null : f32(saved.blockMask);
+      l.frozen = f32(saved.frozen);
+    }
+  }
+}
