@@ -269,9 +269,9 @@ export class GstSparsifier implements Sparsifier {
     if (this.options.controller === 'reward-aware') this.controller.observe(meanReturn, this.clock());
   }
 
-  /** @inheritdoc Circulant layers store b values per active block (`circulantStorage`). */
+  /** @inheritdoc Circulant layers (online and target) store b values per active block (`circulantStorage`). */
   storedWeights(net: Mlp, index: number): number | undefined {
-    const l = this.layers.find((x) => x.network === net && x.index === index);
+    const l = this.layers.find((x) => x.index === index && (x.network === net || x.target === net));
     return l?.circulant ? circulantStorage(l.layout, l.blockMask) : undefined;
   }
 

@@ -26,6 +26,11 @@ export interface CirculantLayout {
   readonly outBlocks: number;
   /** ⌈in / b⌉. */
   readonly inBlocks: number;
+  /**
+   * `[out, in]`: the vector index of every entry of W, `(i·inBlocks + j)·b + (s − r) mod b` (its
+   * block is `⌊index / b⌋`). Every map between W and the vectors is one pass over this gather table.
+   */
+  readonly diagonal: Uint32Array;
 }
 
 /**
@@ -36,7 +41,18 @@ export function circulantLayout(out: number, inFeatures: number, blockSize: numb
   for (const [name, v] of [['out', out], ['in', inFeatures], ['blockSize', blockSize]] as const) {
     if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`circulantLayout: ${name} must be an integer >= 1, got ${v}`);
   }
-  return { out, in: inFeatures, blockSize, outBlocks: Math.ceil(out / blockSize), inBlocks: Math.ceil(inFeatures / blockSize) };
+  const b = blockSize;
+  const inBlocks = Math.ceil(inFeatures / b);
+  const diagonal = new Uint32Array(out * inFeatures);
+  for (let row = 0; row < out; row++) {
+    const i = Math.floor(row / b);
+    const r = row - i * b;
+    for (let col = 0; col < inFeatures; col++) {
+      const j = Math.floor(col / b);
+      diagonal[row * inFeatures + col] = (i * inBlocks + j) * b + ((col - j * b - r + b) % b);
+    }
+  }
+  return { out, in: inFeatures, blockSize, outBlocks: Math.ceil(out / b), inBlocks, diagonal };
 }
 
 /** Number of blocks `outBlocks · inBlocks`. */
@@ -80,21 +96,10 @@ export function circulantStorage(layout: CirculantLayout, blockMask: Float32Arra
  * @returns W `[out, in]`
  */
 export function materializeCirculant(vectors: Float32Array, layout: CirculantLayout, blockMask: Float32Array | null = null, target?: Float32Array): Float32Array {
-  const { out, in: nIn, blockSize: b, inBlocks } = layout;
-  const w = target ?? new Float32Array(out * nIn);
-  for (let row = 0; row < out; row++) {
-    const i = Math.floor(row / b);
-    const r = row - i * b;
-    for (let j = 0; j < inBlocks; j++) {
-      const blk = i * inBlocks + j;
-      const off = blk * b;
-      const on = !blockMask || blockMask[blk] !== 0;
-      const c0 = j * b;
-      const cols = Math.min(b, nIn - c0);
-      const base = row * nIn + c0;
-      for (let s = 0; s < cols; s++) w[base + s] = on ? vectors[off + ((s - r + b) % b)] : 0;
-    }
-  }
+  const { diagonal: d, blockSize: b } = layout;
+  const w = target ?? new Float32Array(d.length);
+  if (!blockMask) for (let i = 0; i < d.length; i++) w[i] = vectors[d[i]];
+  else for (let i = 0; i < d.length; i++) w[i] = blockMask[(d[i] / b) | 0] !== 0 ? vectors[d[i]] : 0;
   return w;
 }
 
@@ -107,20 +112,10 @@ export function materializeCirculant(vectors: Float32Array, layout: CirculantLay
  * @returns `[outBlocks, inBlocks, b]`
  */
 export function foldCirculantGradient(gradW: Float32Array, layout: CirculantLayout, target?: Float32Array): Float32Array {
-  const { out, in: nIn, blockSize: b, inBlocks } = layout;
-  const g = target ?? new Float32Array(blockCount(layout) * b);
+  const d = layout.diagonal;
+  const g = target ?? new Float32Array(blockCount(layout) * layout.blockSize);
   g.fill(0);
-  for (let row = 0; row < out; row++) {
-    const i = Math.floor(row / b);
-    const r = row - i * b;
-    for (let j = 0; j < inBlocks; j++) {
-      const off = (i * inBlocks + j) * b;
-      const c0 = j * b;
-      const cols = Math.min(b, nIn - c0);
-      const base = row * nIn + c0;
-      for (let s = 0; s < cols; s++) g[off + ((s - r + b) % b)] += gradW[base + s];
-    }
-  }
+  for (let i = 0; i < d.length; i++) g[d[i]] += gradW[i];
   return g;
 }
 
@@ -133,25 +128,13 @@ export function foldCirculantGradient(gradW: Float32Array, layout: CirculantLayo
  * @param target `[outBlocks, inBlocks, b]` to overwrite; a new array when omitted
  */
 export function extractCirculant(w: Float32Array, layout: CirculantLayout, target?: Float32Array): Float32Array {
-  const { out, in: nIn, blockSize: b, inBlocks } = layout;
-  const c = target ?? new Float32Array(blockCount(layout) * b);
+  const d = layout.diagonal;
+  const c = target ?? new Float32Array(blockCount(layout) * layout.blockSize);
   const seen = new Uint8Array(c.length);
-  for (let row = 0; row < out; row++) {
-    const i = Math.floor(row / b);
-    const r = row - i * b;
-    for (let j = 0; j < inBlocks; j++) {
-      const off = (i * inBlocks + j) * b;
-      const c0 = j * b;
-      const cols = Math.min(b, nIn - c0);
-      const base = row * nIn + c0;
-      for (let s = 0; s < cols; s++) {
-        const k = off + ((s - r + b) % b);
-        if (!seen[k]) {
-          seen[k] = 1;
-          c[k] = w[base + s];
-        }
-      }
-    }
+  for (let i = 0; i < d.length; i++) {
+    if (seen[d[i]]) continue;
+    seen[d[i]] = 1;
+    c[d[i]] = w[i];
   }
   return c;
 }
@@ -177,11 +160,6 @@ export function blockNorms(vectors: Float32Array, layout: CirculantLayout): Floa
  * Expands a block mask `[outBlocks, inBlocks]` to an element mask `[out, in]` of 0/1.
  */
 export function expandBlockMask(blockMask: Float32Array, layout: CirculantLayout): Float32Array {
-  const { out, in: nIn, blockSize: b, inBlocks } = layout;
-  const m = new Float32Array(out * nIn);
-  for (let row = 0; row < out; row++) {
-    const i = Math.floor(row / b);
-    for (let col = 0; col < nIn; col++) m[row * nIn + col] = blockMask[i * inBlocks + Math.floor(col / b)];
-  }
-  return m;
+  const { diagonal: d, blockSize: b } = layout;
+  return Float32Array.from(d, (k) => blockMask[(k / b) | 0]);
 }

@@ -38,16 +38,22 @@ export function storedWeights(net: Mlp, info: CostInfo = {}): number {
   return c;
 }
 
-/** Compression ratio of the online networks: `1 − stored values / dense weights` (methods.md §3.e). */
-export function compressionRatio(groups: readonly NetworkGroup[], info: CostInfo = {}): number {
+/** Stored and dense weight counts summed over `nets`. */
+function size(nets: readonly Mlp[], info: CostInfo): { stored: number; dense: number } {
   let stored = 0;
   let dense = 0;
-  for (const g of groups) {
-    for (const net of g.networks) {
-      stored += storedWeights(net, info);
-      dense += net.weightCount;
-    }
+  for (const net of nets) {
+    stored += storedWeights(net, info);
+    dense += net.weightCount;
   }
+  return { stored, dense };
+}
+
+const online = (groups: readonly NetworkGroup[]) => groups.flatMap((g) => g.networks);
+
+/** Compression ratio of the online networks: `1 − stored values / dense weights` (methods.md §3.e). */
+export function compressionRatio(groups: readonly NetworkGroup[], info: CostInfo = {}): number {
+  const { stored, dense } = size(online(groups), info);
   return dense ? 1 - stored / dense : 0;
 }
 
@@ -153,27 +159,17 @@ function iterationFlops(groups: readonly NetworkGroup[], cost: AgentCostModel, d
 export function flopsMetrics(groups: readonly NetworkGroup[], cost: AgentCostModel, info: CostInfo = {}): Record<string, number> {
   const denseGradientInterval = info.denseGradientInterval ?? null;
   const out: Record<string, number> = {};
-  let params = 0;
-  let paramsDense = 0;
-  let withTargets = 0;
-  let withTargetsDense = 0;
-  for (const g of groups) {
-    for (const net of g.networks) {
-      params += storedWeights(net, info);
-      paramsDense += net.weightCount;
-      net.layers.forEach((l, k) => {
-        out[`flops/density/${l.name}.weight`] = activeEntries(net, k) / l.weight.length;
-      });
-    }
-    for (const net of [...g.networks, ...g.targets]) {
-      withTargets += storedWeights(net, info);
-      withTargetsDense += net.weightCount;
-    }
+  for (const net of online(groups)) {
+    net.layers.forEach((l, k) => {
+      out[`flops/density/${l.name}.weight`] = activeEntries(net, k) / l.weight.length;
+    });
   }
-  out['flops/params'] = params;
-  out['flops/params_ratio'] = params / paramsDense;
-  out['flops/params_with_targets'] = withTargets;
-  out['flops/params_with_targets_ratio'] = withTargets / withTargetsDense;
+  const params = size(online(groups), info);
+  const withTargets = size(groups.flatMap((g) => [...g.networks, ...g.targets]), info);
+  out['flops/params'] = params.stored;
+  out['flops/params_ratio'] = params.stored / params.dense;
+  out['flops/params_with_targets'] = withTargets.stored;
+  out['flops/params_with_targets_ratio'] = withTargets.stored / withTargets.dense;
   const actor = groups.find((g) => g.name === 'actor')?.networks[0];
   if (actor) {
     out['flops/inference'] = forwardFlops(actor);

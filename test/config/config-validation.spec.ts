@@ -31,6 +31,8 @@ const invalid: [string, (c: Record<string, any>) => void, string, string][] = [
   ['unknown agent option', (c) => (c.agent.lr = 1e-3), 'agent.lr', 'allowed: type, hiddenSizes, actorLr'],
   ['unknown sparsifier type', (c) => (c.sparsifier = { type: 'magic' }), 'sparsifier.type', 'installed: dense, '], // the list grows with plugins
   ['missing agent', (c) => delete c.agent, 'agent', 'is required'],
+  ['GST block size 3', (c) => (c.sparsifier = { type: 'gst', blockSize: 3 }), 'sparsifier.blockSize', 'must be one of 2, 4, 8, 16, 32, 64'],
+  ['GST unknown mode', (c) => (c.sparsifier = { type: 'gst', mode: 'circ-unstructured' }), 'sparsifier.mode', 'must be one of "circulant-only", "circ+blockprune", "circ→unstructured"'],
 ];
 
 describe('config validation', () => {

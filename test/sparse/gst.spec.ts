@@ -7,7 +7,7 @@ import { createEngine } from '../../src/nn/engines.js';
 import {
   blockNorms, blockStorage, circulantLayout, circulantStorage, expandBlockMask, extractCirculant, foldCirculantGradient, materializeCirculant,
 } from '../../src/sparse/block-circulant.js';
-import { CompressionTracker, compressionRatio } from '../../src/sparse/flops.js';
+import { CompressionTracker, compressionRatio, storedWeights } from '../../src/sparse/flops.js';
 import { activeCount } from '../../src/sparse/sparsity-distribution.js';
 import { Rng } from '../../src/util/rng.js';
 import { makeTd3, testEngines } from '../helpers/td3-fixture.js';
@@ -272,6 +272,10 @@ describe('GST size accounting', () => {
     const critic = stored(32, 23) + stored(32, 32) + stored(1, 32);
     const dense = 17 * 32 + 32 * 32 + 32 * 6 + 2 * (23 * 32 + 32 * 32 + 32); // online networks only
     expect(compressionRatio(agent.groups, sparsifier)).toBeCloseTo(1 - (actor + 2 * critic) / dense, 12);
+    // targets are block-circulant too
+    const targetsDense = 17 * 32 + 32 * 32 + 32 * 6 + 2 * (23 * 32 + 32 * 32 + 32);
+    const withTargets = agent.groups.flatMap((g) => g.targets).reduce((a, n) => a + storedWeights(n, sparsifier), 0);
+    expect(withTargets / targetsDense).toBeCloseTo((actor + 2 * critic) / dense, 12);
     // no circulant structure without the sparsifier's accounting: plain masks say dense
     expect(compressionRatio(agent.groups)).toBe(0);
     const tracker = new CompressionTracker(agent.groups, sparsifier);
