@@ -71,9 +71,10 @@ interface GstLayer {
  * - in `beforeOptimizerStep` the gradient is folded onto the vectors,
  *   `∂L/∂c_ij[t] = Σ_r ∂L/∂W[i·b+r, j·b+((r+t) mod b)]`, and the folded value is written into every
  *   entry of its diagonal. Adam is elementwise, so every entry of a diagonal gets the same update —
- *   exactly Adam on c_ij (weight decay included) — and W stays block-circulant. After the step and
- *   after each target update the block is re-materialised from its first entries (removes any
- *   last-ulp difference between the engine's vector and scalar loops).
+ *   exactly Adam on c_ij (weight decay included) — and W stays exactly block-circulant (tested on
+ *   both engines: the optimizer's output is bit-for-bit circulant). At each topology point the
+ *   layers are also re-materialised from their first entries, a safety net against an engine whose
+ *   vector and scalar loops round differently.
  * - Pruned blocks have g = 0: the engine's mask zeroes them (weights, gradients, Adam moments).
  *   Their vectors are kept frozen here, so a regrown block comes back with its old vector.
  * - Targets: the Polyak average of two block-circulant matrices is block-circulant (τ·c + (1 − τ)·c′
@@ -173,28 +174,30 @@ export class GstSparsifier implements Sparsifier {
     return true;
   }
 
-  /** Re-materialises circulant layers of `nets` from their first diagonal entries (exactness). */
+  /** Re-materialises a circulant layer of `net` from its first diagonal entries. */
   private canonicalize(l: GstLayer, net: Mlp): void {
     const w = net.layers[l.index].weight;
     materializeCirculant(extractCirculant(w, l.layout, l.scratch), l.layout, l.blockMask, w);
   }
 
-  /** @inheritdoc Keeps W exactly block-circulant; at a topology point moves every layer of the group to the target. */
+  /** @inheritdoc At a topology point: re-materialises the group's circulant layers and moves them to the target. */
   afterOptimizerStep(group: NetworkGroup): void {
     const clock = this.clock();
     if (this.options.controller === 'linear-ramp') this.rampTarget = this.ramp(clock);
     const due = this.options.mode !== 'circulant-only' && (this.counters.get(group.name) ?? 0) % this.options.pruneInterval === 0;
+    if (!due) return;
     for (const l of this.layers) {
       if (!group.networks.includes(l.network)) continue;
-      if (l.circulant) this.canonicalize(l, l.network);
-      if (due) this.retopologize(l);
+      if (l.circulant) {
+        this.canonicalize(l, l.network);
+        if (l.target) this.canonicalize(l, l.target);
+      }
+      this.retopologize(l);
     }
   }
 
-  /** @inheritdoc Re-materialises the targets' circulant layers (Polyak keeps them circulant up to rounding). */
-  afterTargetUpdate(group: NetworkGroup): void {
-    for (const l of this.layers) if (l.circulant && l.target && group.targets.includes(l.target)) this.canonicalize(l, l.target);
-  }
+  /** Targets need nothing: the Polyak average of block-circulant matrices is block-circulant. */
+  afterTargetUpdate(_group: NetworkGroup): void {}
 
   /** Moves layer `l` to the current target sparsity (block pruning / regrowth, or the unstructured switch). */
   private retopologize(l: GstLayer): void {

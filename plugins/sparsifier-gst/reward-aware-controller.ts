@@ -12,7 +12,7 @@ export interface RewardControllerOptions {
   readonly maxSparsity: number;
   /** Evaluations after a cut during which passing evaluations do not raise the target. */
   readonly cooldown: number;
-  /** Evaluations before this many gradient iterations only update R*. */
+  /** Evaluations before this many gradient iterations are ignored. */
   readonly warmup: number;
   /** Target before the first change. */
   readonly initialSparsity: number;
@@ -39,8 +39,9 @@ const tidy = (x: number) => Math.round(x * 1e12) / 1e12;
  * dynamically for stable training"); the rule is our reconstruction, methods.md §9.2.5:
  *
  * at each evaluation with mean return R̄ and gradient-iteration clock t, with R* the best mean
- * return of the evaluations before it (none: every evaluation passes):
- * - t < warmup: the target stays; only R* is updated (`warmup`).
+ * return of the evaluations since the warm-up before it (none: the evaluation passes):
+ * - t < warmup: ignored (`warmup`): the target stays and R* is not set, since the returns of a
+ *   barely trained policy (e.g. ≈ 0 on HalfCheetah before it dips negative) are no reference.
  * - pass, `R̄ ≥ R* − δ·|R*|` (for R* > 0 this is the spec's `R̄ ≥ (1 − δ)·R*`; the |R*| form keeps
  *   the tolerance meaningful for negative returns): during a cooldown the target holds and the
  *   cooldown counts down (`hold`); otherwise `S ← min(S_max, S + Δ⁺)` (`raise`).
@@ -71,7 +72,7 @@ export class RewardAwareController {
     const o = this.options;
     const s = this.s;
     let action: ControllerAction;
-    if (clock < o.warmup) action = 'warmup';
+    if (clock < o.warmup) return 'warmup'; // early returns are no reference: R* starts after the warm-up
     else if (s.best === null || meanReturn >= s.best - o.tolerance * Math.abs(s.best)) {
       if (s.cooldownLeft > 0) {
         s.cooldownLeft--;

@@ -28,7 +28,8 @@ export interface CirculantLayout {
   readonly inBlocks: number;
   /**
    * `[out, in]`: the vector index of every entry of W, `(i·inBlocks + j)·b + (s − r) mod b` (its
-   * block is `⌊index / b⌋`). Every map between W and the vectors is one pass over this gather table.
+   * block is `⌊index / b⌋`): the gather table of `extractCirculant` and `expandBlockMask` (the
+   * per-update maps, `materializeCirculant` and `foldCirculantGradient`, use faster block loops).
    */
   readonly diagonal: Uint32Array;
 }
@@ -96,10 +97,26 @@ export function circulantStorage(layout: CirculantLayout, blockMask: Float32Arra
  * @returns W `[out, in]`
  */
 export function materializeCirculant(vectors: Float32Array, layout: CirculantLayout, blockMask: Float32Array | null = null, target?: Float32Array): Float32Array {
-  const { diagonal: d, blockSize: b } = layout;
-  const w = target ?? new Float32Array(d.length);
-  if (!blockMask) for (let i = 0; i < d.length; i++) w[i] = vectors[d[i]];
-  else for (let i = 0; i < d.length; i++) w[i] = blockMask[(d[i] / b) | 0] !== 0 ? vectors[d[i]] : 0;
+  const { out, in: nIn, blockSize: b, inBlocks } = layout;
+  const w = target ?? new Float32Array(out * nIn);
+  // block loops, (s − r) mod b without a modulo: s ≥ r → s − r, s < r → s − r + b
+  for (let row = 0; row < out; row++) {
+    const i = (row / b) | 0;
+    const r = row - i * b;
+    for (let j = 0; j < inBlocks; j++) {
+      const blk = i * inBlocks + j;
+      const base = row * nIn + j * b;
+      const cols = Math.min(b, nIn - j * b);
+      if (blockMask && blockMask[blk] === 0) {
+        w.fill(0, base, base + cols);
+        continue;
+      }
+      const off = blk * b;
+      const split = Math.min(r, cols);
+      for (let s = 0; s < split; s++) w[base + s] = vectors[off + s - r + b];
+      for (let s = split; s < cols; s++) w[base + s] = vectors[off + s - r];
+    }
+  }
   return w;
 }
 
@@ -112,10 +129,21 @@ export function materializeCirculant(vectors: Float32Array, layout: CirculantLay
  * @returns `[outBlocks, inBlocks, b]`
  */
 export function foldCirculantGradient(gradW: Float32Array, layout: CirculantLayout, target?: Float32Array): Float32Array {
-  const d = layout.diagonal;
-  const g = target ?? new Float32Array(blockCount(layout) * layout.blockSize);
+  const { out, in: nIn, blockSize: b, inBlocks } = layout;
+  const g = target ?? new Float32Array(blockCount(layout) * b);
   g.fill(0);
-  for (let i = 0; i < d.length; i++) g[d[i]] += gradW[i];
+  for (let row = 0; row < out; row++) {
+    const i = (row / b) | 0;
+    const r = row - i * b;
+    for (let j = 0; j < inBlocks; j++) {
+      const off = (i * inBlocks + j) * b;
+      const base = row * nIn + j * b;
+      const cols = Math.min(b, nIn - j * b);
+      const split = Math.min(r, cols);
+      for (let s = 0; s < split; s++) g[off + s - r + b] += gradW[base + s];
+      for (let s = split; s < cols; s++) g[off + s - r] += gradW[base + s];
+    }
+  }
   return g;
 }
 
