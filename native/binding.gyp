@@ -11,7 +11,8 @@
         "src/addon.cc",
         "src/mlp.cc",
         "src/kernels.cc",
-        "src/thread_pool.cc"
+        "src/thread_pool.cc",
+        "src/circulant.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -5,6 +5,8 @@
 // - `Mlp(engine, sizes, hidden, output)`: parameters in one external ArrayBuffer (zero-copy
 //   Float32Array views), predict / forward / backward / masks / copy / Polyak.
 // - `Adam(mlp)`: optimizer state in one external ArrayBuffer, `step(...)`.
+// - `CirculantLayer(engine, out, in, blockSize, method)`: block-circulant linear layer
+//   (circulant.h), `forward(...)` / `backward(...)`; wrapped by `src/nn/block-circulant-layer.ts`.
 // Every method is a single native call; argument errors throw TypeError / RangeError.
 #include <napi.h>
 
@@ -12,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "circulant.h"
 #include "mlp.h"
 
 using namespace srl;
@@ -22,6 +25,7 @@ struct AddonData {
   Napi::FunctionReference engineCtor;
   Napi::FunctionReference mlpCtor;
   Napi::FunctionReference adamCtor;
+  Napi::FunctionReference circulantCtor;
 };
 
 Act parseAct(Napi::Env env, const Napi::Value& v) {
@@ -376,6 +380,106 @@ class AdamWrap : public Napi::ObjectWrap<AdamWrap> {
   Napi::ObjectReference mlpRef_;
 };
 
+// ---------------------------------------------------------------------------------------------
+
+class CirculantWrap : public Napi::ObjectWrap<CirculantWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "CirculantLayer",
+                       {InstanceMethod<&CirculantWrap::Forward>("forward"),
+                        InstanceMethod<&CirculantWrap::Backward>("backward"),
+                        InstanceMethod<&CirculantWrap::Dispose>("dispose")});
+  }
+
+  /** CirculantLayer(engine, out, in, blockSize, method: 'direct' | 'fft') */
+  explicit CirculantWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CirculantWrap>(info) {
+    Napi::Env env = info.Env();
+    auto* data = env.GetInstanceData<AddonData>();
+    if (info.Length() < 5 || !info[0].IsObject() ||
+        !info[0].As<Napi::Object>().InstanceOf(data->engineCtor.Value()))
+      throw Napi::TypeError::New(env, "CirculantLayer(engine, out, in, blockSize, method): engine expected");
+    EngineWrap* engine = EngineWrap::Unwrap(info[0].As<Napi::Object>());
+    const int out = intArg(info, 1, "out", 1), in = intArg(info, 2, "in", 1);
+    const int b = intArg(info, 3, "blockSize", 1);
+    if (!info[4].IsString()) throw Napi::TypeError::New(env, "method must be 'direct' or 'fft'");
+    const std::string m = info[4].As<Napi::String>();
+    CirculantLayer::Method method;
+    if (m == "direct") {
+      method = CirculantLayer::Method::Direct;
+    } else if (m == "fft") {
+      method = CirculantLayer::Method::Fft;
+      if (b < 2 || (b & (b - 1)) != 0)
+        throw Napi::RangeError::New(env, "the FFT path needs a block size b that is a power of two >= 2, got b = " +
+                                             std::to_string(b));
+    } else {
+      throw Napi::TypeError::New(env, "method must be 'direct' or 'fft', got '" + m + "'");
+    }
+    layer_ = std::make_unique<CirculantLayer>(engine->ctx, out, in, b, method);
+    engineRef_ = Napi::Persistent(info[0].As<Napi::Object>());
+  }
+
+ private:
+  CirculantLayer& core(Napi::Env env) {
+    if (!layer_) throw Napi::Error::New(env, "this circulant layer has been disposed");
+    return *layer_;
+  }
+
+  /** forward(x, batch, vectors, blockMask | null, bias | null) → y [batch·out] */
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CirculantLayer& l = core(env);
+    const int batch = intArg(info, 1, "batch", 0);
+    Napi::Float32Array x = floatArrayArg(info, 0, "x", (long long)batch * l.in());
+    Napi::Float32Array v = floatArrayArg(info, 2, "vectors", (long long)l.vectorLength());
+    const float* mask = nullptr;
+    if (info.Length() > 3 && !info[3].IsNull() && !info[3].IsUndefined())
+      mask = floatArrayArg(info, 3, "blockMask", (long long)l.blockCount()).Data();
+    const float* bias = nullptr;
+    if (info.Length() > 4 && !info[4].IsNull() && !info[4].IsUndefined())
+      bias = floatArrayArg(info, 4, "bias", l.out()).Data();
+    Napi::Float32Array y = Napi::Float32Array::New(env, size_t(batch) * l.out());
+    l.forward(x.Data(), batch, v.Data(), mask, bias, y.Data());
+    return y;
+  }
+
+  /** backward(dy, inputGrad) → [dx | null, dVectors, dBias] */
+  Napi::Value Backward(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CirculantLayer& l = core(env);
+    if (!l.hasCache()) throw Napi::Error::New(env, "backward called without a preceding forward");
+    const int batch = l.cachedBatch();
+    Napi::Float32Array dy = floatArrayArg(info, 0, "gradOutput", (long long)batch * l.out());
+    const bool inputGrad = info.Length() > 1 && info[1].ToBoolean().Value();
+    Napi::Float32Array dv = Napi::Float32Array::New(env, l.vectorLength());
+    Napi::Float32Array db = Napi::Float32Array::New(env, l.out());
+    Napi::Value dxv = env.Null();
+    float* dxp = nullptr;
+    if (inputGrad) {
+      Napi::Float32Array dx = Napi::Float32Array::New(env, size_t(batch) * l.in());
+      dxp = dx.Data();
+      dxv = dx;
+    }
+    l.backward(dy.Data(), dxp, dv.Data(), db.Data());
+    Napi::Array res = Napi::Array::New(env, 3);
+    res.Set(0u, dxv);
+    res.Set(1u, dv);
+    res.Set(2u, db);
+    return res;
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (layer_) {
+      layer_->releaseCache();
+      layer_.reset();
+      engineRef_.Reset();
+    }
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<CirculantLayer> layer_;
+  Napi::ObjectReference engineRef_;  // keeps the engine (thread pool) alive
+};
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   Napi::Function engine = EngineWrap::Init(env);
@@ -384,10 +488,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->engineCtor = Napi::Persistent(engine);
   data->mlpCtor = Napi::Persistent(mlp);
   data->adamCtor = Napi::Persistent(adam);
+  Napi::Function circulant = CirculantWrap::Init(env);
+  data->circulantCtor = Napi::Persistent(circulant);
   env.SetInstanceData<AddonData>(data);
   exports.Set("Engine", engine);
   exports.Set("Mlp", mlp);
   exports.Set("Adam", adam);
+  exports.Set("CirculantLayer", circulant);
   exports.Set("simdWidth", Napi::Number::New(env, VW));
   return exports;
 }

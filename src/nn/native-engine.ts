@@ -26,7 +26,8 @@ import type {
 // Addon surface (native/src/addon.cc)
 // ---------------------------------------------------------------------------------------------
 
-interface EngineHandle {
+/** @internal Engine handle of the addon (thread pool and scratch). */
+export interface EngineHandle {
   threads(): number;
   simd(): string;
 }
@@ -54,7 +55,8 @@ interface AdamHandle {
   dispose(): void;
 }
 
-interface NativeAddon {
+/** @internal Surface of the addon (other native modules extend it, e.g. src/nn/block-circulant-layer.ts). */
+export interface NativeAddon {
   Engine: new (threads: number, sparseDensityThreshold?: number) => EngineHandle;
   Mlp: new (engine: EngineHandle, sizes: number[], hidden: Activation, output: Activation) => MlpHandle;
   Adam: new (mlp: MlpHandle) => AdamHandle;
@@ -72,7 +74,7 @@ export function nativeAddonPath(): string {
  * Loads the addon once.
  * @throws Error naming `npm run setup` / `npm run build:native` when it is missing or fails to load.
  */
-function loadAddon(): NativeAddon {
+export function loadAddon(): NativeAddon {
   if (cachedAddon) return cachedAddon;
   const path = nativeAddonPath();
   if (!existsSync(path)) {

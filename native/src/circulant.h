@@ -1,0 +1,118 @@
+// Block-circulant linear layer of the native engine (CirCNN, Ding et al. 2017, MICRO; used by GST,
+// Lee et al. 2021, arXiv 2101.09650). Layout as in src/sparse/block-circulant.ts: a weight
+// W [out, in] is zero-padded virtually to multiples of the block size b and tiled into
+// outBlocks × inBlocks blocks; block (i, j) is defined by c_ij ∈ R^b with
+//     W[i·b + r, j·b + s] = c_ij[(s − r) mod b],
+// vectors are stored [outBlocks, inBlocks, b] and a block mask g is [outBlocks, inBlocks]
+// (0 = pruned block: contributes nothing and gets a zero gradient).
+//
+// Two implementations of y[batch, out] = x[batch, in] · W_effᵀ + bias and its backward pass:
+// - Direct: W_eff is materialised and the dense GEMM kernels of kernels.h run on it, O(b²) per
+//   block and sample.
+// - FFT: per block y_i = Σ_j C_ij x_j is a circular cross-correlation, so with real DFTs
+//   (k = 0..b/2)  Y_i[k] = Σ_j conj(Cf_ij[k]) · X_j[k]; backward DX_j[k] = Σ_i Cf_ij[k] · DY_i[k]
+//   and dCf_ij[k] = Σ_batch conj(DY_i[k]) · X_j[k], each followed by one inverse FFT per block.
+//   Own radix-2 real FFT (a complex FFT of length b/2 plus a split step), O(b log b) per
+//   transform, vectorised over the batch (data feature-major, [features][bpad]); pruned blocks
+//   are skipped in the frequency-domain products. b must be a power of two >= 2.
+//
+// Spectra are stored "packed", b real planes per block: plane 0 = Re X[0], plane 1 = Re X[b/2]
+// (both purely real for real input), planes 2k, 2k+1 = Re, Im X[k] for k = 1 .. b/2 − 1. The
+// frequency-domain product of one block pair then costs 2b − 2 real multiply-adds per sample
+// (b² for the direct product).
+//
+// Both paths run on the engine's thread pool and are deterministic (fixed summation orders).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "kernels.h"
+#include "mlp.h"
+
+namespace srl {
+
+/** Twiddles and permutation of a radix-2 real FFT of length n (a power of two >= 2). */
+struct RealFftPlan {
+  explicit RealFftPlan(int n);
+  int n = 0;              // transform length b
+  int m = 0;              // n / 2: length of the underlying complex FFT
+  std::vector<int> rev;   // bit reversal of [0, m)
+  std::vector<float> twr, twi;  // exp(−2πi q / m), q < max(1, m/2)
+  std::vector<float> wr, wi;    // exp(−2πi k / n), k <= m (split step)
+};
+
+class CirculantLayer {
+ public:
+  enum class Method : int { Direct = 0, Fft = 1 };
+
+  /**
+   * @throws std::invalid_argument unless out, in, blockSize >= 1, and for Method::Fft unless
+   *   blockSize is a power of two >= 2.
+   */
+  CirculantLayer(std::shared_ptr<EngineContext> ctx, int out, int in, int blockSize, Method method);
+
+  int out() const { return out_; }
+  int in() const { return in_; }
+  int blockSize() const { return b_; }
+  int outBlocks() const { return ob_; }
+  int inBlocks() const { return ib_; }
+  Method method() const { return method_; }
+  /** Length of the vectors array: outBlocks · inBlocks · b. */
+  size_t vectorLength() const { return size_t(ob_) * ib_ * b_; }
+  size_t blockCount() const { return size_t(ob_) * ib_; }
+
+  /**
+   * y[batch][out] = x[batch][in] · W_effᵀ + bias; caches what backward needs (the vectors and
+   * mask are read now; later changes to them do not affect backward).
+   * @param blockMask [outBlocks][inBlocks] 0/1 or null (all blocks active)
+   * @param bias [out] or null (no bias)
+   */
+  void forward(const float* x, int batch, const float* vectors, const float* blockMask,
+               const float* bias, float* y);
+  bool hasCache() const { return cacheBatch_ > 0; }
+  int cachedBatch() const { return cacheBatch_; }
+  /**
+   * Gradients for dy[batch][out] of the cached forward: dVectors [outBlocks][inBlocks][b]
+   * (0 on pruned blocks), dBias [out] = Σ_batch dy, dx[batch][in] when dx is not null.
+   * @throws std::logic_error without a preceding forward
+   */
+  void backward(const float* dy, float* dx, float* dVectors, float* dBias);
+  /** Frees the cached activations and scratch. */
+  void releaseCache();
+
+ private:
+  void buildActiveLists(const float* blockMask);
+  void forwardDirect(const float* x, int batch, int bpad, const float* vectors, const float* bias, float* y);
+  void forwardFft(const float* x, int batch, int bpad, const float* vectors, const float* bias, float* y);
+  void backwardDirect(const float* dy, float* dx, float* dVectors, float* dBias);
+  void backwardFft(const float* dy, float* dx, float* dVectors, float* dBias);
+  float* threadScratch(int t, size_t n) { return scratch_[t]->ensure(n); }
+
+  std::shared_ptr<EngineContext> ctx_;
+  int out_, in_, b_, ob_, ib_;
+  Method method_;
+  std::unique_ptr<RealFftPlan> plan_;
+  std::vector<std::unique_ptr<AlignedBuffer>> scratch_;  // per thread
+
+  // Active blocks of the cached forward: flags, count, and per group of output block rows
+  // (fwd: forward products, dc: weight gradients) / input block columns (bwd: input gradients)
+  // the entries (block of the group's first member, other index) where any member is active.
+  std::vector<int> fwdPtr_, fwdBlk_, fwdSrc_, dcPtr_, dcBlk_, dcSrc_;
+  std::vector<int> bwdPtr_, bwdBlk_, bwdSrc_;
+  std::vector<unsigned char> active_;  // [outBlocks · inBlocks]
+  int activeCount_ = 0;
+  bool listsBuilt_ = false;
+
+  int cacheBatch_ = 0, cacheBpad_ = 0;
+  // Direct path: W_eff [out][in] and x row-major padded [batch][inPad] (cached), dW scratch.
+  AlignedBuffer w_, xRow_, dW_;
+  // FFT path: weight spectra [b][nbPad] and input spectra [b][inBlocks][bpad] (cached),
+  // output-gradient spectra, dCf and transposed vectors scratch.
+  AlignedBuffer cf_, specX_, specDy_, dcf_, cT_;
+  // Feature-major scratch.
+  AlignedBuffer xT_, yT_, dyT_, dxT_;
+};
+
+}  // namespace srl
