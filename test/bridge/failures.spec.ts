@@ -9,7 +9,7 @@ import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GymnasiumEnvironment } from '../../src/bridge/gymnasium-environment.js';
 import { EnvironmentError } from '../../src/core/environment.js';
-import { HAS_VENV, ROOT, VENV_PYTHON, alive, mulberry32, randomActions, waitGone } from './helpers.js';
+import { HAS_VENV, ROOT, VENV_PYTHON, alive, uniformStream, randomActions, waitGone } from './helpers.js';
 
 async function startError(p: Promise<unknown>): Promise<EnvironmentError> {
   try {
@@ -135,7 +135,7 @@ describe.skipIf(!HAS_VENV)('a running bridge', () => {
     const pid = env.pid;
     try {
       await env.reset(0);
-      const rand = mulberry32(1);
+      const rand = uniformStream(1);
       for (let i = 0; i < 5; i++) await env.step(randomActions(rand, 6));
       process.kill(pid, 'SIGKILL');
       const t0 = Date.now();

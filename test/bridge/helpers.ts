@@ -3,21 +3,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { packageRoot } from '../../src/util/paths.js';
+import { Rng } from '../../src/util/rng.js';
 
 export const ROOT = packageRoot();
 export const VENV_PYTHON = join(ROOT, '.venv', 'bin', 'python');
 export const HAS_VENV = existsSync(VENV_PYTHON);
 
-/** Small deterministic PRNG (mulberry32) so the tests do not depend on other modules' RNGs. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** A seeded uniform [0, 1) stream for test data (the project's `Rng`). */
+export function uniformStream(seed: number): () => number {
+  const rng = new Rng(seed);
+  return () => rng.uniform();
 }
 
 /** Uniform float32 actions in [-1, 1). */

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { GymnasiumEnvironment } from '../../src/bridge/gymnasium-environment.js';
 import { join } from 'node:path';
 import { CAPABILITIES, PROTOCOL_VERSION, type WireHeader } from '../../src/bridge/protocol.js';
-import { HAS_VENV, ROOT, mulberry32, protocolValidator, randomActions } from './helpers.js';
+import { HAS_VENV, ROOT, uniformStream, protocolValidator, randomActions } from './helpers.js';
 
 describe.skipIf(!HAS_VENV)('messages exchanged with the real bridge', () => {
   const validate = protocolValidator();
@@ -31,7 +31,7 @@ describe.skipIf(!HAS_VENV)('messages exchanged with the real bridge', () => {
       if (env.observationSpace.type === 'box') expect(env.observationSpace.low[0]).toBe(-Infinity);
       expect(env.info.versions.mujoco).toMatch(/^\d/);
       await env.reset();
-      const rand = mulberry32(5);
+      const rand = uniformStream(5);
       let finished = 0;
       for (let t = 0; t < 150; t++) {
         const r = await env.step(randomActions(rand, 3).map((x) => 3 * x));

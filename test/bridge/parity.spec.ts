@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GymnasiumEnvironment } from '../../src/bridge/gymnasium-environment.js';
-import { HAS_VENV, VENV_PYTHON, mulberry32, randomActions } from './helpers.js';
+import { HAS_VENV, VENV_PYTHON, uniformStream, randomActions } from './helpers.js';
 
 /** Independent reference rollout: plain gymnasium.make, no bridge code imported. */
 const DIRECT_ROLLOUT = String.raw`
@@ -96,7 +96,7 @@ describe.skipIf(!HAS_VENV)('GymnasiumEnvironment parity with direct Gymnasium', 
         expect(env.actionSpace.type).toBe('box');
         expect([env.obsDim, env.actDim]).toEqual([obsDim, actDim]);
 
-        const rand = mulberry32(2024);
+        const rand = uniformStream(2024);
         const allActions = new Float32Array(steps * n * actDim);
         const obs = new Float32Array(steps * n * obsDim);
         const finals = new Float32Array(steps * n * obsDim);

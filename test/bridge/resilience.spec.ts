@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GymnasiumEnvironment } from '../../src/bridge/gymnasium-environment.js';
 import { CAPABILITIES, PROTOCOL_VERSION } from '../../src/bridge/protocol.js';
-import { HAS_VENV, ROOT, VENV_PYTHON, alive, mulberry32, randomActions, waitGone } from './helpers.js';
+import { HAS_VENV, ROOT, VENV_PYTHON, alive, uniformStream, randomActions, waitGone } from './helpers.js';
 
 const BRIDGE_ENV = { ...process.env, PYTHONPATH: join(ROOT, 'bridge-python', 'src') };
 
@@ -19,7 +19,7 @@ describe.skipIf(!HAS_VENV)('restartOnCrash', () => {
   it('a SIGKILLed bridge is respawned, the lost episodes are logged, and the run continues', async () => {
     const warnings: string[] = [];
     const env = await GymnasiumEnvironment.start({ envId: 'HalfCheetah-v5', numEnvs: 2, seed: 3, restartOnCrash: { maxRestarts: 2 }, onWarning: (m) => warnings.push(m) });
-    const rand = mulberry32(9);
+    const rand = uniformStream(9);
     try {
       await env.reset();
       let last = new Float32Array(0);

@@ -1,23 +1,9 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigValidator, formatIssue, readConfigFile } from '../../src/config/validate.js';
-import { buildExperimentContainer } from '../../src/plugin/experiment-container.js';
+import { readConfigFile } from '../../src/config/validate.js';
 import { PluginRegistry } from '../../src/plugin/plugin-registry.js';
-import { train } from '../../src/train/trainer.js';
 import { packageRoot } from '../../src/util/paths.js';
-
-type Json = Record<string, any>;
-
-/** Deep merge of plain objects (`b` wins; arrays replaced). */
-function merge(a: Json, b: Json): Json {
-  const out: Json = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && a[k] && typeof a[k] === 'object' ? merge(a[k], v) : v;
-  }
-  return out;
-}
+import { merge, runRecipe, type Json } from '../helpers/recipe-run.js';
 
 const tiny = { totalSteps: 400, evaluation: { interval: 400, episodes: 1 }, checkpoint: { interval: 400 }, output: { progress: 'none' }, runtime: { engine: 'auto' } };
 const tinyAgent = { agent: { learningStarts: 100, batchSize: 32, hiddenSizes: [32, 32] } };
@@ -34,21 +20,13 @@ const recipes: [string, Json][] = [
   ['dense-td3', { replayBuffer: { capacity: 10000 } }],
 ];
 
-const readJsonl = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
-
 describe('recipes in configs/ run end to end (real MuJoCo through the bridge, tiny overrides)', async () => {
   const registry = await PluginRegistry.load();
-  const validator = new ConfigValidator(registry);
 
   it.each(recipes)('%s', async (method, overrides) => {
     const raw = merge(merge(merge(readConfigFile(join(packageRoot(), 'configs', method, 'hopper-v5.json')) as Json, tiny), tinyAgent), overrides);
-    const { config, issues } = validator.validate(raw);
-    expect(issues.map(formatIssue)).toEqual([]);
-    const runDir = join(mkdtempSync(join(tmpdir(), `sparse-rl-recipe-${method}-`)), 'run');
-    const result = await train(config!, buildExperimentContainer(config!, registry), { runDir });
+    const { result, records, summary } = await runRecipe(registry, raw, `recipe-${method}`);
     expect(result.steps).toBe(400);
-    const records = readJsonl(join(runDir, 'metrics.jsonl'));
-    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'));
     expect(summary.flops['flops/train_ratio']).toBeGreaterThan(0);
     expect(summary.flops['flops/inference_ratio']).toBeGreaterThan(0);
     const last = records.filter((r) => 'eval/mean_return' in r).at(-1)!;

@@ -1,26 +1,12 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigValidator, formatIssue, readConfigFile } from '../../src/config/validate.js';
+import { readConfigFile } from '../../src/config/validate.js';
 import { circulantLayout, expandBlockMask, extractCirculant, materializeCirculant } from '../../src/sparse/block-circulant.js';
-import { buildExperimentContainer } from '../../src/plugin/experiment-container.js';
 import { PluginRegistry } from '../../src/plugin/plugin-registry.js';
 import { nmMaxGroupNonZeros } from '../../src/sparse/nm.js';
 import { readSafetensors } from '../../src/train/safetensors.js';
-import { train } from '../../src/train/trainer.js';
 import { packageRoot } from '../../src/util/paths.js';
-
-type Json = Record<string, any>;
-
-/** Deep merge of plain objects (`b` wins; arrays replaced). */
-function merge(a: Json, b: Json): Json {
-  const out: Json = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && a[k] && typeof a[k] === 'object' ? merge(a[k], v) : v;
-  }
-  return out;
-}
+import { merge, runRecipe, type Json } from '../helpers/recipe-run.js';
 
 // 400 env steps, 300 gradient iterations (learningStarts 100), one evaluation and checkpoint at the end
 const tiny = {
@@ -39,26 +25,19 @@ const recipes: [string, Json][] = [
   ['gst/humanoid-v5.json', { sparsifier: { controller: 'linear-ramp', warmup: 0, rampEnd: 250, pruneInterval: 50 } }],
 ];
 
-const readJsonl = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
 const networks = ['actor', 'actorTarget', 'critic1', 'critic2', 'critic1Target', 'critic2Target'];
 
 describe('N:M, GST and pruning recipes run end to end (real MuJoCo through the bridge, tiny overrides)', async () => {
   const registry = await PluginRegistry.load();
-  const validator = new ConfigValidator(registry);
 
   it.each(recipes)('%s', async (file, overrides) => {
     const raw = merge(merge(readConfigFile(join(packageRoot(), 'configs', file)) as Json, tiny), overrides);
-    const { config, issues } = validator.validate(raw);
-    expect(issues.map(formatIssue)).toEqual([]);
-    const runDir = join(mkdtempSync(join(tmpdir(), 'sparse-rl-structured-')), 'run');
-    const result = await train(config!, buildExperimentContainer(config!, registry), { runDir });
+    const { config, runDir, result, records, summary } = await runRecipe(registry, raw, 'structured');
     expect(result.steps).toBe(400);
-    const records = readJsonl(join(runDir, 'metrics.jsonl'));
     const last = records.filter((r) => 'eval/mean_return' in r).at(-1)!;
     expect(Number.isFinite(last['eval/mean_return'])).toBe(true);
-    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'));
     const { tensors } = readSafetensors(join(runDir, 'checkpoints', 'step-000000400', 'model.safetensors'));
-    const sp = config!.sparsifier as Json;
+    const sp = config.sparsifier as Json;
 
     if (sp.type === 'gst') {
       // every layer of all six networks: W exactly block-circulant within active blocks, exactly 0 in pruned ones

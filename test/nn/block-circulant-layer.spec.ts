@@ -360,7 +360,7 @@ suite('BlockCirculantLinear', () => {
       layer.dispose();
       expect(() => layer.forward(new Float32Array(16), 2, v)).toThrow(/disposed/);
       expect(
-        () => new BlockCirculantLinear({ out: 8, in: 8, blockSize: 4, outBlocks: 3, inBlocks: 2 }),
+        () => new BlockCirculantLinear({ out: 8, in: 8, blockSize: 4, outBlocks: 3, inBlocks: 2, diagonal: new Uint32Array(64) }),
       ).toThrow(RangeError);
       expect(() => new BlockCirculantLinear(layout, { threads: 0 })).toThrow(RangeError);
     });

@@ -10,6 +10,7 @@ import { createNativeEngine, nativeEngineAvailable } from '../../src/nn/native-e
 import { createTfjsEngine } from '../../src/nn/tfjs-engine.js';
 import { initialMask } from '../../src/sparse/mask.js';
 import { Rng } from '../../src/util/rng.js';
+import { expectClose as close, randomArray } from '../helpers/reference-mlp.js';
 
 const NOT_BUILT =
   'The native addon is not built (native/build/Release/sparse_rl_native.node is missing), so the ' +
@@ -22,29 +23,8 @@ const CRITIC: MlpSpec = { name: 'critic1', layerSizes: [23, 256, 256, 1], hidden
 const ACTOR: MlpSpec = { name: 'actor', layerSizes: [17, 256, 256, 6], hiddenActivation: 'relu', outputActivation: 'tanh' };
 const DENSITIES = [1, 0.5, 0.1] as const;
 
-function randomArray(rng: Rng, n: number, scale = 1): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = scale * rng.normal();
-  return a;
-}
-
-/** max |a − b| ≤ rtol · max |b| + atol, reported with the worst position. */
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, rtol = RTOL, atol = 1e-7): void {
-  expect(actual.length, `${what}: length`).toBe(expected.length);
-  let maxErr = 0;
-  let maxRef = 0;
-  let at = -1;
-  for (let i = 0; i < expected.length; i++) {
-    const e = Math.abs(actual[i] - expected[i]);
-    if (!(e <= maxErr)) {
-      maxErr = e;
-      at = i;
-    }
-    maxRef = Math.max(maxRef, Math.abs(expected[i]));
-  }
-  const bound = rtol * maxRef + atol;
-  expect(maxErr, `${what}: max |native − tfjs| = ${maxErr} at ${at} (native ${actual[at]}, tfjs ${expected[at]}), bound ${bound}`).toBeLessThanOrEqual(bound);
-}
+/** Scale-relative closeness of native (`actual`) and tfjs (`expected`). */
+const expectClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, rtol = RTOL, atol = 1e-7) => close(actual, expected, rtol, atol, `${what} (native vs tfjs)`);
 
 /**
  * Samples whose hidden ReLU pre-activations come within `eps` of the kink at 0 (computed in
