@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 
 import type { Engine, Mlp, MlpSpec, Optimizer } from '../src/nn/engine.js';
 import { createNativeEngine } from '../src/nn/native-engine.js';
+import { concatRows } from '../src/rl/twin-critics.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -116,14 +117,8 @@ function build(engine: Engine, sparsity: number): Td3 {
   };
 }
 
-function concat(a: Float32Array, aw: number, b: Float32Array, bw: number, out: Float32Array): Float32Array {
-  const w = aw + bw;
-  for (let r = 0, o = 0; r < BATCH; r++) {
-    for (let i = 0; i < aw; i++) out[o++] = a[r * aw + i];
-    for (let i = 0; i < bw; i++) out[o++] = b[r * bw + i];
-  }
-  return out;
-}
+/** The critic input `(s, a)` of the bench batch (`concatRows` of the agents). */
+const concat = (a: Float32Array, aw: number, b: Float32Array, bw: number, out: Float32Array) => concatRows(a, aw, b, bw, BATCH, out);
 
 /** Accumulated time per operation (ms) when `timed` is on. */
 const breakdown = new Map<string, number>();

@@ -5,7 +5,7 @@ import type { Sparsifier } from '../../src/core/sparsifier.js';
 import type { Mlp, Optimizer } from '../../src/nn/engine.js';
 import { initLinearDefault } from '../../src/nn/init.js';
 import { checkWindowsSupport, gatherBootstrapStates, nStepTarget, type NStepOptions } from '../../src/rl/n-step.js';
-import { concatRows, updateTwinCritics } from '../../src/rl/twin-critics.js';
+import { concatRows, createTwinCritics, updateTwinCritics } from '../../src/rl/twin-critics.js';
 import type { Rng } from '../../src/util/rng.js';
 import { sampleTanhGaussian, tanhGaussianActorGrad, type LogStdBounds } from './tanh-gaussian.js';
 
@@ -63,7 +63,6 @@ export class SacAgent implements Agent {
   private readonly critics: readonly [Mlp, Mlp];
   private readonly criticTargets: readonly [Mlp, Mlp];
   private readonly actorOptimizer: Optimizer;
-  private readonly criticOptimizers: readonly [Optimizer, Optimizer];
   private readonly actorGroup: NetworkGroup;
   private readonly criticGroup: NetworkGroup;
   private readonly sparsifier: Sparsifier;
@@ -95,18 +94,14 @@ export class SacAgent implements Agent {
     if (typeof options.entropyCoefficient === 'number') this.logAlpha = Math.log(options.entropyCoefficient);
     const hidden = options.hiddenSizes;
     this.actor = engine.createMlp({ name: 'actor', layerSizes: [this.obsDim, ...hidden, 2 * this.actDim], hiddenActivation: 'relu', outputActivation: 'linear' });
-    const criticSpec = (name: string) => ({
-      name, layerSizes: [this.obsDim + this.actDim, ...hidden, 1], hiddenActivation: 'relu', outputActivation: 'linear',
-    }) as const;
-    this.critics = [engine.createMlp(criticSpec('critic1')), engine.createMlp(criticSpec('critic2'))];
-    this.criticTargets = [engine.createMlp(criticSpec('critic1Target')), engine.createMlp(criticSpec('critic2Target'))];
+    const twin = createTwinCritics(engine, this.obsDim + this.actDim, hidden, { lr: options.criticLr, weightDecay: options.weightDecay });
+    this.critics = twin.critics;
+    this.criticTargets = twin.targets;
     const initRng = rng.fork('init');
     for (const net of [this.actor, ...this.critics]) initLinearDefault(net, initRng);
-    const adam = (net: Mlp, lr: number) => engine.createAdam(net, { lr, weightDecay: options.weightDecay });
-    this.actorOptimizer = adam(this.actor, options.actorLr);
-    this.criticOptimizers = [adam(this.critics[0], options.criticLr), adam(this.critics[1], options.criticLr)];
+    this.actorOptimizer = engine.createAdam(this.actor, { lr: options.actorLr, weightDecay: options.weightDecay });
     this.actorGroup = { name: 'actor', networks: [this.actor], targets: [], optimizers: [this.actorOptimizer] };
-    this.criticGroup = { name: 'critic', networks: this.critics, targets: this.criticTargets, optimizers: this.criticOptimizers };
+    this.criticGroup = twin.group;
     this.groups = [this.actorGroup, this.criticGroup];
     this.sparsifier.initialize(this.groups, rng.fork('sparsifier'));
     this.criticTargets[0].copyFrom(this.critics[0]);

@@ -1,6 +1,28 @@
 import type { NetworkGroup } from '../core/network-group.js';
 import type { Sparsifier } from '../core/sparsifier.js';
-import type { Mlp } from '../nn/engine.js';
+import type { AdamOptions, Engine, Mlp, Optimizer } from '../nn/engine.js';
+
+/** The twin critics of TD3 / SAC with their targets and optimizers, as the `critic` network group. */
+export interface TwinCritics {
+  readonly critics: readonly [Mlp, Mlp];
+  readonly targets: readonly [Mlp, Mlp];
+  readonly optimizers: readonly [Optimizer, Optimizer];
+  readonly group: NetworkGroup;
+}
+
+/**
+ * Creates `critic1`, `critic2` ((obs+act) → hidden… → 1, ReLU, linear output), their targets
+ * `critic1Target`, `critic2Target` and one Adam per critic (Fujimoto et al. 2018; Haarnoja et al.
+ * 2018). Weights start at zero: the agent initialises them (its RNG order) and copies the targets.
+ * @param inputSize obs + act
+ */
+export function createTwinCritics(engine: Engine, inputSize: number, hidden: readonly number[], adam: AdamOptions): TwinCritics {
+  const spec = (name: string) => ({ name, layerSizes: [inputSize, ...hidden, 1], hiddenActivation: 'relu', outputActivation: 'linear' }) as const;
+  const critics = [engine.createMlp(spec('critic1')), engine.createMlp(spec('critic2'))] as const;
+  const targets = [engine.createMlp(spec('critic1Target')), engine.createMlp(spec('critic2Target'))] as const;
+  const optimizers = [engine.createAdam(critics[0], adam), engine.createAdam(critics[1], adam)] as const;
+  return { critics, targets, optimizers, group: { name: 'critic', networks: critics, targets, optimizers } };
+}
 
 /** out[i] = [a[i], b[i]] for rows i < n; a `[n, da]`, b `[n, db]`, out `[n, da+db]` (critic input `(s, a)`). */
 export function concatRows(a: Float32Array, da: number, b: Float32Array, db: number, n: number, out: Float32Array): void {
