@@ -10,15 +10,28 @@
  * load); the table shows the median over `--reps` repetitions of the mean ms per step, and the
  * ratios to dense. Used to set CIRCULANT_FFT_MIN_BLOCK_SIZE (the 'auto' crossover).
  *
+ * Second section (`critic`): a TD3-shaped critic `[23, 256, 256, 1]` (relu, linear output) as a
+ * native MLP, one training step = forward + backward (parameter gradients, no dx) at batch 256:
+ * plain dense, dense + the JS gradient fold of the GST sparsifier (what GST costs without engine
+ * support), and every layer declared block-circulant (`Mlp.setBlockCirculant`: FFT kernels, folded
+ * gradient written natively) for each block size of `--critic-blocks`.
+ *
  * Usage: npm run bench:circulant -- [--reps 7] [--threads 2] [--target-ms 60]
  *        [--blocks 2,4,8,16,32,64] [--shapes 256x256,1024x1024,300x400]   (shapes are out×in)
+ *        [--sections layers,critic] [--critic-blocks 4,8,16]
  */
 import { parseArgs } from 'node:util';
 
 import { BlockCirculantLinear } from '../src/nn/block-circulant-layer.js';
 import type { Mlp } from '../src/nn/engine.js';
 import { createNativeEngine } from '../src/nn/native-engine.js';
-import { circulantLayout } from '../src/sparse/block-circulant.js';
+import {
+  circulantLayout,
+  extractCirculant,
+  foldCirculantGradient,
+  materializeCirculant,
+  type CirculantLayout,
+} from '../src/sparse/block-circulant.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -29,8 +42,12 @@ const { values } = parseArgs({
     blocks: { type: 'string', default: '2,4,8,16,32,64' },
     shapes: { type: 'string', default: '256x256,1024x1024,300x400' },
     batch: { type: 'string', default: '256' },
+    sections: { type: 'string', default: 'layers,critic' },
+    'critic-blocks': { type: 'string', default: '4,8,16' },
   },
 });
+const sections = new Set(String(values.sections).split(','));
+const criticBlocks = String(values['critic-blocks']).split(',').map(Number);
 const reps = Math.max(5, Number(values.reps));
 const threads = Number(values.threads);
 const targetMs = Number(values['target-ms']);
@@ -78,52 +95,125 @@ function calibrate(step: () => void): number {
 }
 
 const engine = createNativeEngine({ threads });
-console.log(
-  `${engine.description}; block-circulant layer vs dense layer, batch ${BATCH}, ms per forward + backward (with dx)`,
-);
-console.log(`median of ${reps} repetitions, configurations of a shape interleaved within each repetition; all blocks active\n`);
+if (sections.has('layers')) layerSection();
+if (sections.has('critic')) criticSection();
 
-const header = `${'shape (out×in)'.padEnd(15)}${'b'.padStart(4)}${'dense'.padStart(10)}${'direct'.padStart(10)}${'fft'.padStart(10)}${'direct/dense'.padStart(14)}${'fft/dense'.padStart(11)}${'fft/direct'.padStart(12)}  faster`;
-console.log(header);
-console.log('-'.repeat(header.length));
+function layerSection(): void {
+  console.log(
+    `${engine.description}; block-circulant layer vs dense layer, batch ${BATCH}, ms per forward + backward (with dx)`,
+  );
+  console.log(`median of ${reps} repetitions, configurations of a shape interleaved within each repetition; all blocks active\n`);
 
-const summary: string[] = [];
-for (const [out, inF] of shapes) {
-  const x = randomArray(BATCH * inF);
-  const dy = randomArray(BATCH * out, 1 / BATCH);
-  const bias = randomArray(out, 0.1);
-  const configs: Config[] = [];
-  // Dense reference layer
-  const mlp: Mlp = engine.createMlp({ name: `dense${out}x${inF}`, layerSizes: [inF, out], hiddenActivation: 'linear', outputActivation: 'linear' });
-  const bound = 1 / Math.sqrt(inF);
-  mlp.layers[0].weight.set(randomArray(out * inF, bound));
-  mlp.layers[0].bias.set(bias);
-  const denseStep = () => {
-    mlp.forward(x, BATCH);
-    mlp.backward(dy, { inputGrad: true });
+  const header = `${'shape (out×in)'.padEnd(15)}${'b'.padStart(4)}${'dense'.padStart(10)}${'direct'.padStart(10)}${'fft'.padStart(10)}${'direct/dense'.padStart(14)}${'fft/dense'.padStart(11)}${'fft/direct'.padStart(12)}  faster`;
+  console.log(header);
+  console.log('-'.repeat(header.length));
+
+  const summary: string[] = [];
+  for (const [out, inF] of shapes) {
+    const x = randomArray(BATCH * inF);
+    const dy = randomArray(BATCH * out, 1 / BATCH);
+    const bias = randomArray(out, 0.1);
+    const configs: Config[] = [];
+    // Dense reference layer
+    const mlp: Mlp = engine.createMlp({ name: `dense${out}x${inF}`, layerSizes: [inF, out], hiddenActivation: 'linear', outputActivation: 'linear' });
+    const bound = 1 / Math.sqrt(inF);
+    mlp.layers[0].weight.set(randomArray(out * inF, bound));
+    mlp.layers[0].bias.set(bias);
+    const denseStep = () => {
+      mlp.forward(x, BATCH);
+      mlp.backward(dy, { inputGrad: true });
+    };
+    configs.push({ label: 'dense', step: denseStep, iters: calibrate(denseStep), times: [], dispose: () => mlp.dispose() });
+    const agreement: string[] = [];
+    for (const b of blockSizes) {
+      const layout = circulantLayout(out, inF, b);
+      const vectors = randomArray(layout.outBlocks * layout.inBlocks * b, bound);
+      const layers = (['direct', 'fft'] as const).map((method) => new BlockCirculantLinear(layout, { method, threads }));
+      // Both paths must agree before they are timed.
+      const [yd, yf] = layers.map((l) => l.forward(x, BATCH, vectors, null, bias));
+      let diff = 0;
+      let scale = 0;
+      for (let i = 0; i < yd.length; i++) {
+        diff = Math.max(diff, Math.abs(yd[i] - yf[i]));
+        scale = Math.max(scale, Math.abs(yd[i]));
+      }
+      agreement.push(`b=${b}: ${(diff / scale).toExponential(1)}`);
+      for (const layer of layers) {
+        const step = () => {
+          layer.forward(x, BATCH, vectors, null, bias);
+          layer.backward(dy);
+        };
+        configs.push({ label: `${layer.method} b=${b}`, step, iters: calibrate(step), times: [], dispose: () => layer.dispose() });
+      }
+    }
+    for (let r = 0; r < reps; r++) {
+      for (const c of configs) {
+        const t0 = performance.now();
+        for (let i = 0; i < c.iters; i++) c.step();
+        c.times.push((performance.now() - t0) / c.iters);
+      }
+    }
+    const ms = (label: string) => median(configs.find((c) => c.label === label)!.times);
+    const dense = ms('dense');
+    blockSizes.forEach((b, k) => {
+      const direct = ms(`direct b=${b}`);
+      const fft = ms(`fft b=${b}`);
+      const shape = k === 0 ? `${out}×${inF}` : '';
+      console.log(
+        `${shape.padEnd(15)}${String(b).padStart(4)}${dense.toFixed(3).padStart(10)}${direct.toFixed(3).padStart(10)}${fft.toFixed(3).padStart(10)}` +
+          `${(direct / dense).toFixed(2).padStart(14)}${(fft / dense).toFixed(2).padStart(11)}${(fft / direct).toFixed(2).padStart(12)}  ${fft < direct ? 'fft' : 'direct'}`,
+      );
+    });
+    summary.push(`${out}×${inF} max |y_fft − y_direct| / max |y|: ${agreement.join(', ')}`);
+    configs.forEach((c) => c.dispose());
+  }
+  console.log('');
+  summary.forEach((s) => console.log(s));
+}
+
+/** TD3-shaped critic: dense vs dense + JS fold vs block-circulant layers on the engine's FFT path. */
+function criticSection(): void {
+  const sizes = [23, 256, 256, 1];
+  const batch = 256;
+  const x = randomArray(batch * sizes[0]);
+  const dy = randomArray(batch, 1 / batch);
+  const makeCritic = (name: string): Mlp => {
+    const net = engine.createMlp({ name, layerSizes: sizes, hiddenActivation: 'relu', outputActivation: 'linear' });
+    for (const l of net.layers) {
+      const bound = 1 / Math.sqrt(l.inFeatures);
+      l.weight.set(randomArray(l.weight.length, bound));
+      l.bias.set(randomArray(l.bias.length, bound));
+    }
+    return net;
   };
-  configs.push({ label: 'dense', step: denseStep, iters: calibrate(denseStep), times: [], dispose: () => mlp.dispose() });
-  const agreement: string[] = [];
-  for (const b of blockSizes) {
-    const layout = circulantLayout(out, inF, b);
-    const vectors = randomArray(layout.outBlocks * layout.inBlocks * b, bound);
-    const layers = (['direct', 'fft'] as const).map((method) => new BlockCirculantLinear(layout, { method, threads }));
-    // Both paths must agree before they are timed.
-    const [yd, yf] = layers.map((l) => l.forward(x, BATCH, vectors, null, bias));
-    let diff = 0;
-    let scale = 0;
-    for (let i = 0; i < yd.length; i++) {
-      diff = Math.max(diff, Math.abs(yd[i] - yf[i]));
-      scale = Math.max(scale, Math.abs(yd[i]));
-    }
-    agreement.push(`b=${b}: ${(diff / scale).toExponential(1)}`);
-    for (const layer of layers) {
-      const step = () => {
-        layer.forward(x, BATCH, vectors, null, bias);
-        layer.backward(dy);
-      };
-      configs.push({ label: `${layer.method} b=${b}`, step, iters: calibrate(step), times: [], dispose: () => layer.dispose() });
-    }
+  const configs: Config[] = [];
+  const dense = makeCritic('dense');
+  const denseStep = () => {
+    dense.forward(x, batch);
+    dense.backward(dy);
+  };
+  configs.push({ label: 'dense', step: denseStep, iters: calibrate(denseStep), times: [], dispose: () => dense.dispose() });
+  for (const b of criticBlocks) {
+    // dense kernels + the GST sparsifier's JS fold (materializeCirculant(foldCirculantGradient(g)))
+    const jsNet = makeCritic(`js${b}`);
+    const layouts: CirculantLayout[] = jsNet.layers.map((l) => circulantLayout(l.outFeatures, l.inFeatures, b));
+    jsNet.layers.forEach((l, k) => l.weight.set(materializeCirculant(extractCirculant(l.weight, layouts[k]), layouts[k])));
+    const scratch = layouts.map((L) => new Float32Array(L.outBlocks * L.inBlocks * b));
+    const jsStep = () => {
+      jsNet.forward(x, batch);
+      jsNet.backward(dy);
+      jsNet.layers.forEach((l, k) => materializeCirculant(foldCirculantGradient(l.weightGrad, layouts[k], scratch[k]), layouts[k], null, l.weightGrad));
+    };
+    configs.push({ label: `js b=${b}`, step: jsStep, iters: calibrate(jsStep), times: [], dispose: () => jsNet.dispose() });
+    // every layer declared block-circulant: FFT kernels, native fold
+    const circ = makeCritic(`circ${b}`);
+    circ.copyFrom(jsNet);
+    circ.layers.forEach((_, k) => circ.setBlockCirculant!(k, b));
+    const circStep = () => {
+      circ.forward(x, batch);
+      circ.backward(dy);
+    };
+    configs.push({ label: `circ b=${b}`, step: circStep, iters: calibrate(circStep), times: [], dispose: () => circ.dispose() });
   }
   for (let r = 0; r < reps; r++) {
     for (const c of configs) {
@@ -133,18 +223,16 @@ for (const [out, inF] of shapes) {
     }
   }
   const ms = (label: string) => median(configs.find((c) => c.label === label)!.times);
-  const dense = ms('dense');
-  blockSizes.forEach((b, k) => {
-    const direct = ms(`direct b=${b}`);
-    const fft = ms(`fft b=${b}`);
-    const shape = k === 0 ? `${out}×${inF}` : '';
-    console.log(
-      `${shape.padEnd(15)}${String(b).padStart(4)}${dense.toFixed(3).padStart(10)}${direct.toFixed(3).padStart(10)}${fft.toFixed(3).padStart(10)}` +
-        `${(direct / dense).toFixed(2).padStart(14)}${(fft / dense).toFixed(2).padStart(11)}${(fft / direct).toFixed(2).padStart(12)}  ${fft < direct ? 'fft' : 'direct'}`,
-    );
-  });
-  summary.push(`${out}×${inF} max |y_fft − y_direct| / max |y|: ${agreement.join(', ')}`);
+  const d = ms('dense');
+  console.log(`\n${engine.description}; TD3-shaped critic ${sizes.join('→')} (relu), batch ${batch}, ms per forward + backward (parameter gradients), median of ${reps}`);
+  console.log(`native MLP: dense; dense + JS fold (GST today); all layers setBlockCirculant(b) (FFT, native fold)`);
+  const head = `${'b'.padStart(4)}${'dense'.padStart(10)}${'dense+JS fold'.padStart(15)}${'circulant'.padStart(11)}${'circ/dense'.padStart(12)}${'circ/(dense+fold)'.padStart(19)}`;
+  console.log(head);
+  console.log('-'.repeat(head.length));
+  for (const b of criticBlocks) {
+    const js = ms(`js b=${b}`);
+    const circ = ms(`circ b=${b}`);
+    console.log(`${String(b).padStart(4)}${d.toFixed(3).padStart(10)}${js.toFixed(3).padStart(15)}${circ.toFixed(3).padStart(11)}${(circ / d).toFixed(2).padStart(12)}${(circ / js).toFixed(2).padStart(19)}`);
+  }
   configs.forEach((c) => c.dispose());
 }
-console.log('');
-summary.forEach((s) => console.log(s));

@@ -1,15 +1,18 @@
 // Node-API bindings of the native engine (`sparse_rl_native`).
 //
 // Exposes three classes, wrapped by `src/nn/native-engine.ts`:
-// - `Engine(threads)`: thread pool and scratch shared by its networks.
+// - `Engine(threads, sparseDensityThreshold?, circulantFftMinBatch?)`: thread pool and scratch
+//   shared by its networks.
 // - `Mlp(engine, sizes, hidden, output)`: parameters in one external ArrayBuffer (zero-copy
-//   Float32Array views), predict / forward / backward / masks / copy / Polyak.
+//   Float32Array views), predict / forward / backward / masks / copy / Polyak, block-circulant
+//   layers on the FFT (setBlockCirculant).
 // - `Adam(mlp)`: optimizer state in one external ArrayBuffer, `step(...)`.
 // - `CirculantLayer(engine, out, in, blockSize, method)`: block-circulant linear layer
 //   (circulant.h), `forward(...)` / `backward(...)`; wrapped by `src/nn/block-circulant-layer.ts`.
 // Every method is a single native call; argument errors throw TypeError / RangeError.
 #include <napi.h>
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -115,7 +118,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       if (!(threshold >= 0.0 && threshold <= 1.0))
         throw Napi::RangeError::New(info.Env(), "sparseDensityThreshold must be in [0, 1]");
     }
-    ctx = std::make_shared<EngineContext>(threads, threshold);
+    int fftMinBatch = 0;  // defaultCirculantFftMinBatch
+    if (info.Length() > 2 && !info[2].IsUndefined()) fftMinBatch = intArg(info, 2, "circulantFftMinBatch", 1);
+    ctx = std::make_shared<EngineContext>(threads, threshold, fftMinBatch);
   }
   std::shared_ptr<EngineContext> ctx;
 
@@ -144,6 +149,9 @@ class MlpWrap : public Napi::ObjectWrap<MlpWrap> {
                         InstanceMethod<&MlpWrap::CopyFrom>("copyFrom"),
                         InstanceMethod<&MlpWrap::PolyakFrom>("polyakFrom"),
                         InstanceMethod<&MlpWrap::SparseLayers>("sparseLayers"),
+                        InstanceMethod<&MlpWrap::SetBlockCirculant>("setBlockCirculant"),
+                        InstanceMethod<&MlpWrap::BlockCirculant>("blockCirculant"),
+                        InstanceMethod<&MlpWrap::CirculantFftLayers>("circulantFftLayers"),
                         InstanceMethod<&MlpWrap::Dispose>("dispose")});
   }
 
@@ -217,23 +225,68 @@ class MlpWrap : public Napi::ObjectWrap<MlpWrap> {
     Napi::Float32Array gy = floatArrayArg(info, 0, "gradOutput", (long long)batch * m.outFeatures());
     const bool inputGrad = info.Length() > 1 && info[1].ToBoolean().Value();
     const bool denseGrad = info.Length() > 2 && info[2].ToBoolean().Value();
+    const bool paramGrad = info.Length() <= 3 || info[3].IsUndefined() || info[3].ToBoolean().Value();
     if (!inputGrad) {
-      m.backward(gy.Data(), denseGrad, nullptr);
+      m.backward(gy.Data(), denseGrad, nullptr, paramGrad);
       return env.Null();
     }
     Napi::Float32Array dx = Napi::Float32Array::New(env, size_t(batch) * m.inFeatures());
-    m.backward(gy.Data(), denseGrad, dx.Data());
+    m.backward(gy.Data(), denseGrad, dx.Data(), paramGrad);
     return dx;
+  }
+
+  /** The layer index argument 0 of a method of `m`. */
+  static int layerArg(const Napi::CallbackInfo& info, const Mlp& m) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "layer index must be a number");
+    double kd = info[0].As<Napi::Number>().DoubleValue();
+    if (!(kd >= 0 && kd < m.numLayers()) || kd != static_cast<double>(static_cast<int>(kd)))
+      throw Napi::RangeError::New(env, "layer index out of range [0, " + std::to_string(m.numLayers()) + ")");
+    return static_cast<int>(kd);
+  }
+
+  /** setBlockCirculant(index, b | null) */
+  Napi::Value SetBlockCirculant(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Mlp& m = *core(env);
+    const int k = layerArg(info, m);
+    if (info.Length() < 2 || info[1].IsNull() || info[1].IsUndefined()) {
+      m.setBlockCirculant(k, 0);
+      return env.Undefined();
+    }
+    if (!info[1].IsNumber()) throw Napi::TypeError::New(env, "block size b must be a number or null");
+    const double b = info[1].As<Napi::Number>().DoubleValue();
+    if (!(b >= 2 && b <= 1073741824.0) || b != static_cast<double>(static_cast<int>(b)) ||
+        (static_cast<int>(b) & (static_cast<int>(b) - 1)) != 0)
+      throw Napi::RangeError::New(env, "block size b must be a power of two >= 2, got b = " +
+                                           info[1].ToString().Utf8Value());
+    m.setBlockCirculant(k, static_cast<int>(b));
+    return env.Undefined();
+  }
+
+  /** blockCirculant(index) → b | null */
+  Napi::Value BlockCirculant(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const Mlp& m = *core(env);
+    const int b = m.blockCirculant(layerArg(info, m));
+    return b > 0 ? Napi::Number::New(env, b) : env.Null();
+  }
+
+  /** circulantFftLayers(batch, train) → per layer: true when the FFT kernels run it at this batch. */
+  Napi::Value CirculantFftLayers(const Napi::CallbackInfo& info) {
+    const Mlp& m = *core(info.Env());
+    const int batch = intArg(info, 0, "batch", 0);
+    const bool train = info.Length() > 1 && info[1].ToBoolean().Value();
+    Napi::Array out = Napi::Array::New(info.Env(), m.numLayers());
+    for (int k = 0; k < m.numLayers(); ++k)
+      out.Set(uint32_t(k), Napi::Boolean::New(info.Env(), m.usesCirculantFft(k, batch, train)));
+    return out;
   }
 
   Napi::Value SetMask(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Mlp& m = *core(env);
-    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "layer index must be a number");
-    double kd = info[0].As<Napi::Number>().DoubleValue();
-    if (!(kd >= 0 && kd < m.numLayers()) || kd != static_cast<double>(static_cast<int>(kd)))
-      throw Napi::RangeError::New(env, "layer index out of range [0, " + std::to_string(m.numLayers()) + ")");
-    const int k = static_cast<int>(kd);
+    const int k = layerArg(info, m);
     if (info.Length() < 2 || info[1].IsNull() || info[1].IsUndefined()) {
       m.setMask(k, nullptr);
       return env.Undefined();
@@ -480,6 +533,14 @@ class CirculantWrap : public Napi::ObjectWrap<CirculantWrap> {
   Napi::ObjectReference engineRef_;  // keeps the engine (thread pool) alive
 };
 
+/** circulantFftMinBatch(blockSize, train) → defaultCirculantFftMinBatch (Infinity: never). */
+Napi::Value CirculantFftMinBatch(const Napi::CallbackInfo& info) {
+  const int b = intArg(info, 0, "blockSize", 1);
+  const bool train = info.Length() > 1 && info[1].ToBoolean().Value();
+  const int n = defaultCirculantFftMinBatch(b, train);
+  return Napi::Number::New(info.Env(), n == std::numeric_limits<int>::max() ? std::numeric_limits<double>::infinity() : n);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   Napi::Function engine = EngineWrap::Init(env);
@@ -496,6 +557,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Adam", adam);
   exports.Set("CirculantLayer", circulant);
   exports.Set("simdWidth", Napi::Number::New(env, VW));
+  exports.Set("circulantFftMinBatch", Napi::Function::New(env, CirculantFftMinBatch, "circulantFftMinBatch"));
   return exports;
 }
 

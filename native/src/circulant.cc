@@ -165,13 +165,25 @@ void rfftTile(const RealFftPlan& p, const float* in, ptrdiff_t ldi, float* out, 
 }
 
 /**
+ * Epilogue of irfftTile for output row t: act(v + bias[t]), then times aux' (AuxOp of
+ * kernels.h; aux row t at aux + t·ldaux, NV vectors). bias / aux null: none.
+ */
+struct TileEpi {
+  const float* bias = nullptr;
+  Act act = Act::Linear;
+  const float* aux = nullptr;
+  ptrdiff_t ldaux = 0;
+  AuxOp op = AuxOp::None;
+};
+
+/**
  * Inverse of rfftTile, scaled: output sample t (t < rows) at out + t·ldo is
- * scale · Σ_{k<n} X[k] exp(+2πi k t / n) (+ bias[t] when bias is given). With scale = 1/n this
- * is the inverse DFT. scratch: n·NV·VW floats.
+ * epi(scale · Σ_{k<n} X[k] exp(+2πi k t / n)). With scale = 1/n this is the inverse DFT.
+ * scratch: n·NV·VW floats.
  */
 template <int NV>
 void irfftTile(const RealFftPlan& p, const float* in, ptrdiff_t ldi, float* out, ptrdiff_t ldo, int rows,
-               const float* bias, float scale, float* scratch) {
+               const TileEpi& ep, float scale, float* scratch) {
   const int m = p.m;
   constexpr ptrdiff_t ld = NV * VW;
   float* zr = scratch;
@@ -213,10 +225,32 @@ void irfftTile(const RealFftPlan& p, const float* in, ptrdiff_t ldi, float* out,
   const vf sc = vset1(scale);
   for (int t = 0; t < rows; ++t) {
     const float* src = (t & 1 ? zi : zr) + (t >> 1) * ld;
-    const vf bv = vset1(bias ? bias[t] : 0.0f);
+    const vf bv = vset1(ep.bias ? ep.bias[t] : 0.0f);
     float* dst = out + t * ldo;
+    vf r[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) vstore(dst + v * VW, vfma(vload(src + v * VW), sc, bv));
+    for (int v = 0; v < NV; ++v) r[v] = vfma(vload(src + v * VW), sc, bv);
+    if (ep.act == Act::Relu) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) r[v] = vrelu(r[v]);
+    } else if (ep.act == Act::Tanh) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) r[v] = vtanh(r[v]);
+    }
+    if (ep.op == AuxOp::ReluGrad) {
+      const float* a = ep.aux + t * ep.ldaux;
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) r[v] = vrelu_mask(vload(a + v * VW), r[v]);
+    } else if (ep.op == AuxOp::TanhGrad) {
+      const float* a = ep.aux + t * ep.ldaux;
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        const vf y = vload(a + v * VW);
+        r[v] = r[v] * (1.0f - y * y);
+      }
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) vstore(dst + v * VW, r[v]);
   }
 }
 
@@ -370,22 +404,35 @@ void dcfEntry(int b, const float* dy, ptrdiff_t ldd, ptrdiff_t ldr, const float*
 /**
  * Batched packed real FFTs (inverse = false) of `blocks` signals of length b stored
  * feature-major: block k's sample t at in + (k·b + t)·ldf, its spectrum plane p written to
- * out + (p·blocks + k)·ldf; every row has `cols` floats (a multiple of VW).
+ * out + (p·blocks + k)·ldf; every row has `cols` floats (a multiple of VW). Input rows
+ * k·b + t >= validRows are read as zero (the rows need not exist).
  */
 void spectra(Workspace& ws, const RealFftPlan& plan, std::vector<std::unique_ptr<AlignedBuffer>>& scratch,
-             const float* in, float* out, int blocks, ptrdiff_t ldf, int cols) {
+             const float* in, float* out, int blocks, ptrdiff_t ldf, int cols, int validRows) {
   const int nvTotal = cols / VW;
   const int tiles = (nvTotal + kTileVecs - 1) / kTileVecs;
   const int b = plan.n;
   const double work = double(blocks) * cols * b * 4.0;
   forRanges(ws, blocks * tiles, ws.threads() > 1 && work >= kMinParallelWork, [&](int beg, int end, int t) {
-    float* z = scratch[t]->ensure(size_t(b) * kTileFloats);
+    float* z = scratch[t]->ensure(size_t(2) * b * kTileFloats);
+    float* padded = z + size_t(b) * kTileFloats;
     for (int item = beg; item < end; ++item) {
       const int k = item / tiles, tile = item % tiles;
       const int v0 = tile * kTileVecs, nv = std::min(kTileVecs, nvTotal - v0);
       const float* src = in + size_t(k) * b * ldf + v0 * VW;
       float* dst = out + size_t(k) * ldf + v0 * VW;
-      withNv(nv, [&](auto c) { rfftTile<decltype(c)::value>(plan, src, ldf, dst, ptrdiff_t(blocks) * ldf, z); });
+      const int valid = validRows - k * b;
+      if (valid >= b) {
+        withNv(nv, [&](auto c) { rfftTile<decltype(c)::value>(plan, src, ldf, dst, ptrdiff_t(blocks) * ldf, z); });
+        continue;
+      }
+      // Edge block: the existing rows of the tile, zero-padded to b rows.
+      const int w = nv * VW;
+      for (int r = 0; r < b; ++r) {
+        if (r < valid) std::memcpy(padded + size_t(r) * w, src + r * ldf, w * sizeof(float));
+        else std::memset(padded + size_t(r) * w, 0, w * sizeof(float));
+      }
+      withNv(nv, [&](auto c) { rfftTile<decltype(c)::value>(plan, padded, w, dst, ptrdiff_t(blocks) * ldf, z); });
     }
   });
 }
@@ -511,7 +558,8 @@ void CirculantLayer::backward(const float* dy, float* dx, float* dVectors, float
 
 void CirculantLayer::releaseCache() {
   cacheBatch_ = 0;
-  for (AlignedBuffer* a : {&w_, &xRow_, &dW_, &cf_, &specX_, &specDy_, &dcf_, &cT_, &xT_, &yT_, &dyT_, &dxT_})
+  for (AlignedBuffer* a : {&w_, &xRow_, &dW_, &cf_, &specX_, &specDy_, &dcf_, &cT_, &cfInfer_, &specXInfer_, &xT_,
+                           &yT_, &dyT_, &dxT_})
     a->release();
   for (auto& s : scratch_) s->release();
 }
@@ -523,34 +571,9 @@ void CirculantLayer::releaseCache() {
 void CirculantLayer::forwardDirect(const float* x, int batch, int bpad, const float* vectors, const float* bias,
                                    float* y) {
   Workspace& ws = ctx_->ws;
-  const int b = b_, in = in_, out = out_;
-  // W[i·b + r, j·b + s] = g_ij · c_ij[(s − r) mod b]: per block row two contiguous copies.
+  const int in = in_, out = out_;
   float* W = w_.ensure(size_t(out) * in);
-  forRanges(ws, out, ws.threads() > 1 && double(out) * in >= 4 * kMinParallelWork, [&](int r0, int r1, int) {
-    for (int row = r0; row < r1; ++row) {
-      const int i = row / b, r = row - i * b;
-      float* wrow = W + size_t(row) * in;
-      for (int j = 0; j < ib_; ++j) {
-        const int c0 = j * b, cols = std::min(b, in - c0);
-        float* dst = wrow + c0;
-        if (!active_[i * ib_ + j]) {
-          std::memset(dst, 0, cols * sizeof(float));
-          continue;
-        }
-        const float* c = vectors + (size_t(i) * ib_ + j) * b;
-        if (b < 16) {  // short pieces: a plain loop beats two memcpy calls
-          for (int s = 0; s < cols; ++s) {
-            const int t = s - r;
-            dst[s] = c[t < 0 ? t + b : t];
-          }
-          continue;
-        }
-        const int first = std::min(r, cols);  // s < r: t = s − r + b
-        std::memcpy(dst, c + (b - r), first * sizeof(float));
-        if (cols > r) std::memcpy(dst + r, c, (cols - r) * sizeof(float));
-      }
-    }
-  });
+  materializeCirculant(ws, vectors, out, in, b_, active_.data(), W);
   float* xT = xT_.ensure(size_t(in) * bpad);
   toFeatureMajor(ws, x, batch, in, in, bpad, xT);
   float* yT = yT_.ensure(size_t(out) * bpad);
@@ -607,15 +630,11 @@ void CirculantLayer::backwardDirect(const float* dy, float* dx, float* dVectors,
 // FFT path
 // ---------------------------------------------------------------------------------------------
 
-void CirculantLayer::forwardFft(const float* x, int batch, int bpad, const float* vectors, const float* bias,
-                                float* y) {
+void CirculantLayer::weightSpectra(float* cT, float* cf) {
   Workspace& ws = ctx_->ws;
-  const RealFftPlan& plan = *plan_;
   const int b = b_, nb = ob_ * ib_, nbPad = roundUp(nb, VW);
-  // Weight spectra Cf [b][nbPad]: transpose the vectors to [b][nbPad] (blocks as the vector
-  // dimension, pruned blocks zeroed) and transform them like any batch of signals.
-  float* cT = cT_.ensure(size_t(b) * nbPad);
-  transpose(ws, vectors, b, nb, b, cT, nbPad);
+  // cT [b][nbPad] holds the vectors (blocks as the vector dimension); zero the padding columns
+  // and the pruned blocks, then transform them like any batch of signals.
   for (int t = 0; t < b; ++t) {
     float* row = cT + size_t(t) * nbPad;
     for (int k = nb; k < nbPad; ++k) row[k] = 0.0f;
@@ -623,15 +642,15 @@ void CirculantLayer::forwardFft(const float* x, int batch, int bpad, const float
   for (int k = 0; k < nb; ++k)
     if (!active_[k])
       for (int t = 0; t < b; ++t) cT[size_t(t) * nbPad + k] = 0.0f;
-  float* cf = cf_.ensure(size_t(b) * nbPad);
-  spectra(ws, plan, scratch_, cT, cf, 1, nbPad, nbPad);
-  // Input spectra X [b][inBlocks][bpad] of the zero-padded xᵀ [inBlocks·b][bpad].
-  float* xT = xT_.ensure(size_t(ib_) * b * bpad);
-  toFeatureMajor(ws, x, batch, in_, ib_ * b, bpad, xT);
-  float* X = specX_.ensure(size_t(b) * ib_ * bpad);
-  spectra(ws, plan, scratch_, xT, X, ib_, bpad, bpad);
-  // Y_i = Σ_j conj(Cf_ij) X_j, inverse FFT, + bias; rows beyond `out` are dropped.
-  float* yT = yT_.ensure(size_t(out_) * bpad);
+  spectra(ws, *plan_, scratch_, cT, cf, 1, nbPad, nbPad, b);
+}
+
+void CirculantLayer::forwardProducts(const float* cf, const float* X, int bpad, const float* bias, Act act,
+                                     float* yT) {
+  Workspace& ws = ctx_->ws;
+  const RealFftPlan& plan = *plan_;
+  const int b = b_, nbPad = roundUp(ob_ * ib_, VW);
+  // Y_i = Σ_j conj(Cf_ij) X_j, inverse FFT, + bias, activation; rows beyond `out` are dropped.
   const int nvTotal = bpad / VW, tiles = (nvTotal + kTileVecs - 1) / kTileVecs;
   const float scale = 1.0f / b;
   const double work = double(activeCount_) * (2 * b) * bpad + double(ob_) * b * 5.0 * bpad;
@@ -657,34 +676,33 @@ void CirculantLayer::forwardFft(const float* x, int batch, int bpad, const float
                                ptrdiff_t(ib_) * bpad, bpad, spec, ld, ldr);
         for (int r = 0; r < rows; ++r) {
           const int i = i0 + r;
+          TileEpi ep;
+          ep.bias = bias ? bias + i * b : nullptr;
+          ep.act = act;
           irfftTile<NV>(plan, spec + r * ldr, ld, yT + size_t(i) * b * bpad + v0 * VW, bpad,
-                        std::min(b, out_ - i * b), bias ? bias + i * b : nullptr, scale, z);
+                        std::min(b, out_ - i * b), ep, scale, z);
         }
       });
     }
   });
-  transpose(ws, yT, bpad, out_, batch, y, out_);
 }
 
-void CirculantLayer::backwardFft(const float* dy, float* dx, float* dVectors, float* dBias) {
+void CirculantLayer::backwardCore(const float* dyT, int validRows, float* dxT, const float* aux, AuxOp auxOp,
+                                  float* dVectors) {
   Workspace& ws = ctx_->ws;
   const RealFftPlan& plan = *plan_;
-  const int batch = cacheBatch_, bpad = cacheBpad_, b = b_, nb = ob_ * ib_, nbPad = roundUp(nb, VW);
+  const int bpad = cacheBpad_, b = b_, nb = ob_ * ib_, nbPad = roundUp(nb, VW);
   const int nvTotal = bpad / VW, tiles = (nvTotal + kTileVecs - 1) / kTileVecs;
   const float scale = 1.0f / b;
   const float* cf = cf_.data();
   const float* X = specX_.data();
-  // dy feature-major [outBlocks·b][bpad] (zero rows beyond out), bias gradient, spectra DY.
-  float* dyT = dyT_.ensure(size_t(ob_) * b * bpad);
-  toFeatureMajor(ws, dy, batch, out_, ob_ * b, bpad, dyT);
-  rowSums(ws, dyT, bpad, out_, bpad, dBias);
+  // Output-gradient spectra DY [b][outBlocks][bpad].
   float* DY = specDy_.ensure(size_t(b) * ob_ * bpad);
-  spectra(ws, plan, scratch_, dyT, DY, ob_, bpad, bpad);
+  spectra(ws, plan, scratch_, dyT, DY, ob_, bpad, bpad, validRows);
   const double macWork = double(activeCount_) * (2 * b) * bpad;
 
-  if (dx) {
-    // DX_j = Σ_i Cf_ij DY_i, inverse FFT; rows beyond `in` dropped.
-    float* dxT = dxT_.ensure(size_t(in_) * bpad);
+  if (dxT) {
+    // DX_j = Σ_i Cf_ij DY_i, inverse FFT, epilogue; rows beyond `in` dropped.
     const double work = macWork + double(ib_) * b * 5.0 * bpad;
     const int groups = (ib_ + kMacRows - 1) / kMacRows;
     forRanges(ws, groups * tiles, ws.threads() > 1 && work >= kMinParallelWork, [&](int beg, int end, int t) {
@@ -707,14 +725,20 @@ void CirculantLayer::backwardFft(const float* dy, float* dx, float* dVectors, fl
                                   ptrdiff_t(ob_) * bpad, bpad, spec, ld, ldr);
           for (int r = 0; r < cols; ++r) {
             const int j = j0 + r;
+            TileEpi ep;
+            if (aux && auxOp != AuxOp::None) {
+              ep.aux = aux + size_t(j) * b * bpad + v0 * VW;
+              ep.ldaux = bpad;
+              ep.op = auxOp;
+            }
             irfftTile<NV>(plan, spec + r * ldr, ld, dxT + size_t(j) * b * bpad + v0 * VW, bpad,
-                          std::min(b, in_ - j * b), nullptr, scale, z);
+                          std::min(b, in_ - j * b), ep, scale, z);
           }
         });
       }
     });
-    transpose(ws, dxT, bpad, in_, batch, dx, in_);
   }
+  if (!dVectors) return;
 
   // dCf_ij = Σ_batch conj(DY_i) X_j  ([b][nbPad], zero on pruned blocks), then
   // dc_ij = IDFT(dCf_ij), computed with blocks as the vector dimension.
@@ -745,11 +769,234 @@ void CirculantLayer::backwardFft(const float* dy, float* dx, float* dVectors, fl
     for (int tile = beg; tile < end; ++tile) {
       const int v0 = tile * kTileVecs, nv = std::min(kTileVecs, nbv - v0);
       withNv(nv, [&](auto c) {
-        irfftTile<decltype(c)::value>(plan, dcf + v0 * VW, nbPad, dcT + v0 * VW, nbPad, b, nullptr, scale, z);
+        irfftTile<decltype(c)::value>(plan, dcf + v0 * VW, nbPad, dcT + v0 * VW, nbPad, b, TileEpi(), scale, z);
       });
     }
   });
   transpose(ws, dcT, nbPad, b, nb, dVectors, b);
+}
+
+void CirculantLayer::forwardFft(const float* x, int batch, int bpad, const float* vectors, const float* bias,
+                                float* y) {
+  Workspace& ws = ctx_->ws;
+  const int b = b_, nb = ob_ * ib_, nbPad = roundUp(nb, VW);
+  float* cT = cT_.ensure(size_t(b) * nbPad);
+  transpose(ws, vectors, b, nb, b, cT, nbPad);
+  float* cf = cf_.ensure(size_t(b) * nbPad);
+  weightSpectra(cT, cf);
+  // Input spectra X [b][inBlocks][bpad] of xᵀ [in][bpad] (rows beyond `in` read as zero).
+  float* xT = xT_.ensure(size_t(in_) * bpad);
+  toFeatureMajor(ws, x, batch, in_, in_, bpad, xT);
+  float* X = specX_.ensure(size_t(b) * ib_ * bpad);
+  spectra(ws, *plan_, scratch_, xT, X, ib_, bpad, bpad, in_);
+  float* yT = yT_.ensure(size_t(ob_) * b * bpad);
+  forwardProducts(cf, X, bpad, bias, Act::Linear, yT);
+  transpose(ws, yT, bpad, out_, batch, y, out_);
+}
+
+void CirculantLayer::backwardFft(const float* dy, float* dx, float* dVectors, float* dBias) {
+  Workspace& ws = ctx_->ws;
+  const int batch = cacheBatch_, bpad = cacheBpad_;
+  // dy feature-major [out][bpad], bias gradient, then the shared FFT backward.
+  float* dyT = dyT_.ensure(size_t(out_) * bpad);
+  toFeatureMajor(ws, dy, batch, out_, out_, bpad, dyT);
+  rowSums(ws, dyT, bpad, out_, bpad, dBias);
+  float* dxT = dx ? dxT_.ensure(size_t(ib_) * b_ * bpad) : nullptr;
+  backwardCore(dyT, out_, dxT, nullptr, AuxOp::None, dVectors);
+  if (dx) transpose(ws, dxT, bpad, in_, batch, dx, in_);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feature-major entry points (the engine's MLP)
+// ---------------------------------------------------------------------------------------------
+
+void CirculantLayer::forwardFeatureMajor(const float* xT, int batch, int bpad, const float* weight,
+                                         const float* blockMask, const float* bias, Act act, float* yT, bool train) {
+  if (method_ != Method::Fft) throw std::logic_error("forwardFeatureMajor needs the FFT method");
+  if (train) cacheBatch_ = 0;  // invalid while being rewritten
+  if (batch <= 0) return;
+  buildActiveLists(blockMask);
+  const int b = b_, nbPad = roundUp(ob_ * ib_, VW);
+  float* cT = cT_.ensure(size_t(b) * nbPad);
+  gatherVectorsT(weight, cT, nbPad);
+  float* cf = (train ? cf_ : cfInfer_).ensure(size_t(b) * nbPad);
+  weightSpectra(cT, cf);
+  float* X = (train ? specX_ : specXInfer_).ensure(size_t(b) * ib_ * bpad);
+  spectra(ctx_->ws, *plan_, scratch_, xT, X, ib_, bpad, bpad, in_);
+  forwardProducts(cf, X, bpad, bias, act, yT);
+  if (train) {
+    cacheBatch_ = batch;
+    cacheBpad_ = bpad;
+  }
+}
+
+void CirculantLayer::backwardFeatureMajor(const float* dzT, float* dxT, const float* aux, AuxOp auxOp,
+                                          float* dVectors) {
+  if (method_ != Method::Fft) throw std::logic_error("backwardFeatureMajor needs the FFT method");
+  if (cacheBatch_ <= 0) throw std::logic_error("backward called without a preceding forward");
+  backwardCore(dzT, out_, dxT, aux, auxOp, dVectors);
+}
+
+void CirculantLayer::gatherVectorsT(const float* W, float* cT, ptrdiff_t ldc) const {
+  // c_ij[t] = the first existing entry of diagonal t in row order (extractCirculant): row 0,
+  // column t for t < cols; else row b − t, column 0 (t ≥ cols exists only in edge blocks);
+  // 0 when that row does not exist either (the diagonal touches only padding: unused).
+  const int b = b_;
+  for (int i = 0; i < ob_; ++i) {
+    const int rows = std::min(b, out_ - i * b);
+    for (int j = 0; j < ib_; ++j) {
+      const int blk = i * ib_ + j, cols = std::min(b, in_ - j * b);
+      const float* w0 = W + size_t(i) * b * in_ + size_t(j) * b;
+      for (int t = 0; t < cols; ++t) cT[t * ldc + blk] = w0[t];
+      for (int t = cols; t < b; ++t) {
+        const int r = b - t;
+        cT[t * ldc + blk] = r < rows ? w0[size_t(r) * in_] : 0.0f;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Materialise / fold
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+/** Zeroes the blocks (i, j) of W [out][in] with active[i·ib + j] == 0, block rows [i0, i1). */
+void zeroPrunedBlocks(float* W, int out, int in, int b, const unsigned char* active, int i0, int i1) {
+  const int ib = (in + b - 1) / b;
+  for (int i = i0; i < i1; ++i) {
+    const int rows = std::min(b, out - i * b);
+    for (int j = 0; j < ib; ++j) {
+      if (active[i * ib + j]) continue;
+      const int cols = std::min(b, in - j * b);
+      for (int r = 0; r < rows; ++r) std::memset(W + size_t(i * b + r) * in + j * b, 0, cols * sizeof(float));
+    }
+  }
+}
+// Per-element work below which the materialise / fold loops run on the calling thread only.
+constexpr double kMinParallelMapElems = 48.0 * 1024;
+
+// Row r of a block row with power-of-two block size b (m = b − 1): entry (r, col) lies on
+// diagonal t = (col − r) mod b of its block, i.e. at index (col & ~m) | ((col − r) & m) of the
+// block row's vectors [inBlocks][b].
+
+/** dst[col] = g[(col & ~m) | ((col − r) & m)] for col < in (materialise one row). */
+void rotateRowOut(const float* g, float* dst, int in, int b, int r) {
+  const int m = b - 1;
+  int col = 0;
+  if (b <= VW) {
+    vi idx;
+    for (int l = 0; l < VW; ++l) idx[l] = (l & ~m) | ((l - r) & m);
+    for (; col + VW <= in; col += VW) vstoreu(dst + col, __builtin_shuffle(vloadu(g + col), idx));
+  } else {
+    for (; col + b <= in; col += b) {
+      const float* gj = g + col;
+      float* dj = dst + col;
+      for (int s = 0; s < r; ++s) dj[s] = gj[s - r + b];
+      for (int s = r; s < b; ++s) dj[s] = gj[s - r];
+    }
+  }
+  for (; col < in; ++col) dst[col] = g[(col & ~m) | ((col - r) & m)];
+}
+
+/** g[(col & ~m) | ((col − r) & m)] += src[col] for col < in (fold one row). */
+void rotateRowIn(const float* src, float* g, int in, int b, int r) {
+  const int m = b - 1;
+  int col = 0;
+  if (b <= VW) {
+    vi idx;  // g lane l takes source lane (l & ~m) | ((l + r) & m)
+    for (int l = 0; l < VW; ++l) idx[l] = (l & ~m) | ((l + r) & m);
+    for (; col + VW <= in; col += VW) vstoreu(g + col, vloadu(g + col) + __builtin_shuffle(vloadu(src + col), idx));
+  } else {
+    for (; col + b <= in; col += b) {
+      float* gj = g + col;
+      const float* sj = src + col;
+      for (int t = 0; t < b - r; ++t) gj[t] += sj[t + r];
+      for (int t = b - r; t < b; ++t) gj[t] += sj[t + r - b];
+    }
+  }
+  for (; col < in; ++col) g[(col & ~m) | ((col - r) & m)] += src[col];
+}
+}  // namespace
+
+void materializeCirculant(Workspace& ws, const float* vectors, int out, int in, int b, const unsigned char* active,
+                          float* W) {
+  const int ib = (in + b - 1) / b;
+  const int ob = (out + b - 1) / b;
+  if (isPow2(b)) {
+    forRanges(ws, ob, ws.threads() > 1 && double(out) * in >= kMinParallelMapElems, [&](int i0, int i1, int) {
+      for (int i = i0; i < i1; ++i) {
+        const float* g = vectors + size_t(i) * ib * b;
+        const int rows = std::min(b, out - i * b);
+        for (int r = 0; r < rows; ++r) rotateRowOut(g, W + size_t(i * b + r) * in, in, b, r);
+      }
+      if (active) zeroPrunedBlocks(W, out, in, b, active, i0, i1);
+    });
+    return;
+  }
+  // W[i·b + r, j·b + s] = g_ij · c_ij[(s − r) mod b]: per block row two contiguous copies.
+  forRanges(ws, out, ws.threads() > 1 && double(out) * in >= 4 * kMinParallelWork, [&](int r0, int r1, int) {
+    for (int row = r0; row < r1; ++row) {
+      const int i = row / b, r = row - i * b;
+      float* wrow = W + size_t(row) * in;
+      for (int j = 0; j < ib; ++j) {
+        const int c0 = j * b, cols = std::min(b, in - c0);
+        float* dst = wrow + c0;
+        if (active && !active[i * ib + j]) {
+          std::memset(dst, 0, cols * sizeof(float));
+          continue;
+        }
+        const float* c = vectors + (size_t(i) * ib + j) * b;
+        if (b < 16) {  // short pieces: a plain loop beats two memcpy calls
+          for (int s = 0; s < cols; ++s) {
+            const int t = s - r;
+            dst[s] = c[t < 0 ? t + b : t];
+          }
+          continue;
+        }
+        const int first = std::min(r, cols);  // s < r: t = s − r + b
+        std::memcpy(dst, c + (b - r), first * sizeof(float));
+        if (cols > r) std::memcpy(dst + r, c, (cols - r) * sizeof(float));
+      }
+    }
+  });
+}
+
+void foldCirculantInPlace(Workspace& ws, float* G, int out, int in, int b, const unsigned char* active) {
+  const int ob = (out + b - 1) / b, ib = (in + b - 1) / b;
+  const bool pow2 = isPow2(b);
+  forRanges(ws, ob, ws.threads() > 1 && double(out) * in >= kMinParallelMapElems, [&](int i0, int i1, int) {
+    std::vector<float> g(size_t(ib) * b);
+    for (int i = i0; i < i1; ++i) {
+      const int rows = std::min(b, out - i * b);
+      float* base = G + size_t(i) * b * in;
+      // g[j·b + t] = Σ_r G[i·b + r, j·b + (r + t) mod b] over existing entries (rows ascending),
+      // then written back to every existing entry of its diagonal.
+      std::fill(g.begin(), g.end(), 0.0f);
+      if (pow2) {
+        for (int r = 0; r < rows; ++r) rotateRowIn(base + size_t(r) * in, g.data(), in, b, r);
+        for (int r = 0; r < rows; ++r) rotateRowOut(g.data(), base + size_t(r) * in, in, b, r);
+        continue;
+      }
+      for (int j = 0; j < ib; ++j) {
+        const int c0 = j * b, cols = std::min(b, in - c0);
+        float* gj = g.data() + size_t(j) * b;
+        for (int r = 0; r < rows; ++r) {
+          const float* src = base + size_t(r) * in + c0;
+          const int first = std::min(r, cols);
+          for (int s = 0; s < first; ++s) gj[s - r + b] += src[s];
+          for (int s = first; s < cols; ++s) gj[s - r] += src[s];
+        }
+        for (int r = 0; r < rows; ++r) {
+          float* dst = base + size_t(r) * in + c0;
+          const int first = std::min(r, cols);
+          for (int s = 0; s < first; ++s) dst[s] = gj[s - r + b];
+          for (int s = first; s < cols; ++s) dst[s] = gj[s - r];
+        }
+      }
+    }
+    if (active) zeroPrunedBlocks(G, out, in, b, active, i0, i1);
+  });
 }
 
 }  // namespace srl

@@ -82,12 +82,46 @@ class CirculantLayer {
   /** Frees the cached activations and scratch. */
   void releaseCache();
 
+  // Feature-major entry points of the engine's MLP (mlp.cc; Method::Fft only). Data are
+  // [features][bpad] with bpad a multiple of VW; no layout conversions.
+
+  /**
+   * yT[out][bpad] = act(W_eff · xT + bias) for xT [in][bpad], every column (padding included).
+   * The vectors are read from the materialised weight `weight` [out][in], which must be exactly
+   * block-circulant: c_ij[t] = its first existing entry of diagonal t in row order (as
+   * extractCirculant in src/sparse/block-circulant.ts).
+   * @param train keep the spectra for backwardFeatureMajor; false (inference) uses separate
+   *   buffers, so a cached training forward stays valid
+   * @param blockMask [outBlocks][inBlocks] 0/1 or null (all active)
+   * @param bias [out] or null
+   */
+  void forwardFeatureMajor(const float* xT, int batch, int bpad, const float* weight, const float* blockMask,
+                           const float* bias, Act act, float* yT, bool train);
+  /**
+   * Backward of the cached training forwardFeatureMajor for dzT [out][bpad] = dL/d(pre-activation)
+   * (padding columns zero): dxT [in][bpad] (when not null) = Wᵀ dz times the aux epilogue
+   * (ReluGrad / TanhGrad with aux [in][bpad], the input activations); dVectors
+   * [outBlocks][inBlocks][b] (when not null; 0 on pruned blocks).
+   * @throws std::logic_error without a preceding training forward
+   */
+  void backwardFeatureMajor(const float* dzT, float* dxT, const float* aux, AuxOp auxOp, float* dVectors);
+  /** The active flags [outBlocks · inBlocks] of the last forward (valid after one). */
+  const unsigned char* activeFlags() const { return active_.data(); }
+
  private:
   void buildActiveLists(const float* blockMask);
   void forwardDirect(const float* x, int batch, int bpad, const float* vectors, const float* bias, float* y);
   void forwardFft(const float* x, int batch, int bpad, const float* vectors, const float* bias, float* y);
   void backwardDirect(const float* dy, float* dx, float* dVectors, float* dBias);
   void backwardFft(const float* dy, float* dx, float* dVectors, float* dBias);
+  /** cf = spectra of the vectors in cT [b][nbPad] (padding columns and pruned blocks zeroed first). */
+  void weightSpectra(float* cT, float* cf);
+  /** yT rows < out = epilogue(IDFT(Σ_j conj(Cf_ij) X_j)) + bias, act. */
+  void forwardProducts(const float* cf, const float* X, int bpad, const float* bias, Act act, float* yT);
+  /** Shared FFT backward on feature-major dyT (rows >= validRows read as zero). */
+  void backwardCore(const float* dyT, int validRows, float* dxT, const float* aux, AuxOp auxOp, float* dVectors);
+  /** cT[t·ldc + blk] = c_blk[t] read from a materialised block-circulant W [out][in]. */
+  void gatherVectorsT(const float* W, float* cT, ptrdiff_t ldc) const;
   float* threadScratch(int t, size_t n) { return scratch_[t]->ensure(n); }
 
   std::shared_ptr<EngineContext> ctx_;
@@ -111,8 +145,24 @@ class CirculantLayer {
   // FFT path: weight spectra [b][nbPad] and input spectra [b][inBlocks][bpad] (cached),
   // output-gradient spectra, dCf and transposed vectors scratch.
   AlignedBuffer cf_, specX_, specDy_, dcf_, cT_;
+  // Inference (forwardFeatureMajor with train = false): weight and input spectra.
+  AlignedBuffer cfInfer_, specXInfer_;
   // Feature-major scratch.
   AlignedBuffer xT_, yT_, dyT_, dxT_;
 };
+
+/**
+ * W [out][in] = materialised block-circulant weight of vectors [outBlocks][inBlocks][b]:
+ * W[i·b + r, j·b + s] = c_ij[(s − r) mod b], 0 in blocks with active[blk] == 0 (active null:
+ * all active).
+ */
+void materializeCirculant(Workspace& ws, const float* vectors, int out, int in, int b, const unsigned char* active,
+                          float* W);
+/**
+ * In place on G [out][in]: every existing entry of each block diagonal becomes the diagonal's
+ * sum, Σ_r G[i·b + r, j·b + (r + t) mod b] (rows ascending), i.e. materialise(fold(G)); blocks
+ * with active[blk] == 0 become 0.
+ */
+void foldCirculantInPlace(Workspace& ws, float* G, int out, int in, int b, const unsigned char* active);
 
 }  // namespace srl

@@ -1,9 +1,12 @@
 #include "mlp.h"
 
+#include "circulant.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 
 namespace srl {
@@ -65,6 +68,12 @@ AuxOp gradOpFor(Act act) {
 
 }  // namespace
 
+int defaultCirculantFftMinBatch(int blockSize, bool train) {
+  if (blockSize <= 2) return train ? 128 : std::numeric_limits<int>::max();
+  if (blockSize == 4) return train ? 32 : 1;
+  return 1;
+}
+
 FloatBlock::FloatBlock(size_t n) : floats(n) {
   size_t bytes = std::max<size_t>(1, (n * sizeof(float) + kAlign - 1) / kAlign) * kAlign;
   data = static_cast<float*>(std::aligned_alloc(kAlign, bytes));
@@ -99,8 +108,16 @@ Mlp::Mlp(std::shared_ptr<EngineContext> ctx, std::vector<int> sizes, Act hidden,
   block_ = std::make_shared<FloatBlock>(off);
 }
 
-void Mlp::layerForward(int k, const float* inT, float* outT, int bpad) {
+Mlp::~Mlp() = default;
+
+void Mlp::layerForward(int k, const float* inT, float* outT, int batch, int bpad, bool train) {
   const LayerLayout& l = layout_[k];
+  const LayerState& st = layers_[k];
+  if (usesCirculantFft(k, batch, train)) {
+    st.circ->forwardFeatureMajor(inT, batch, bpad, weight(k), st.blockMask.empty() ? nullptr : st.blockMask.data(),
+                                 bias(k), actOf(k), outT, train);
+    return;
+  }
   Epilogue ep;
   ep.bias = bias(k);
   ep.act = actOf(k);
@@ -113,10 +130,10 @@ void Mlp::layerForward(int k, const float* inT, float* outT, int bpad) {
   }
 }
 
-void Mlp::runLayers(const float* xT, int bpad, float* const* outs) {
+void Mlp::runLayers(const float* xT, int batch, int bpad, float* const* outs, bool train) {
   const float* cur = xT;
   for (int k = 0; k < numLayers(); ++k) {
-    layerForward(k, cur, outs[k], bpad);
+    layerForward(k, cur, outs[k], batch, bpad, train);
     cur = outs[k];
   }
 }
@@ -141,7 +158,7 @@ void Mlp::predict(const float* x, int batch, float* y) {
   inputToFeatureMajor(ctx_->ws, x, batch, inFeatures(), bpad, xT);
   std::vector<float*> outs(numLayers());
   for (int k = 0; k < numLayers(); ++k) outs[k] = bufs[k & 1];
-  runLayers(xT, bpad, outs.data());
+  runLayers(xT, batch, bpad, outs.data(), false);
   transpose(ctx_->ws, outs.back(), bpad, outFeatures(), batch, y, outFeatures());
 }
 
@@ -163,14 +180,15 @@ void Mlp::forward(const float* x, int batch, float* y) {
   std::vector<float*> outs(L);
   for (int k = 0; k < L; ++k) outs[k] = base + cacheOffsets_[k + 1];
   cacheBatch_ = 0;  // invalid while being rewritten
-  runLayers(base, bpad, outs.data());
+  runLayers(base, batch, bpad, outs.data(), true);
   cacheBatch_ = batch;
   cacheBpad_ = bpad;
   transpose(ctx_->ws, outs.back(), bpad, outFeatures(), batch, y, outFeatures());
 }
 
-void Mlp::backward(const float* gy, bool denseGrad, float* dx) {
+void Mlp::backward(const float* gy, bool denseGrad, float* dx, bool paramGrad) {
   if (cacheBatch_ <= 0) throw std::logic_error("backward called without a preceding forward");
+  if (!paramGrad && !dx) return;
   Workspace& ws = ctx_->ws;
   const int batch = cacheBatch_, bpad = cacheBpad_, L = numLayers();
   int width = 0;
@@ -203,60 +221,81 @@ void Mlp::backward(const float* gy, bool denseGrad, float* dx) {
     const SparseIndex* idx = st.index.get();
     const float* hin = act(k);  // [in][bpad]
     float* dW = weightGrad(k);
+    const bool circulant = st.circB > 0;
+    const bool fft = usesCirculantFft(k, batch, true);
+    const unsigned char* blockActive = st.blockActive.empty() ? nullptr : st.blockActive.data();
+    const bool needDx = k > 0 || dx;
 
-    rowSums(ws, dz, bpad, l.out, bpad, biasGrad(k));
+    // Epilogue of dH_{k-1} = Wᵀ dZ_k: times act'(H_{k-1}) for hidden layers.
+    Epilogue dxEp;
+    if (k > 0) {
+      dxEp.auxOp = gradOpFor(hidden_);
+      if (dxEp.auxOp != AuxOp::None) {
+        dxEp.aux = hin;
+        dxEp.ldaux = bpad;
+      }
+    }
 
-    if (idx && idx->useSparse && !denseGrad) {
-      zero(ws, dW, size_t(l.out) * l.in);
-      sddmm(ws, l.out, l.in, idx->rowPtr.data(), idx->colIdx.data(), dz, bpad, hin, bpad, bpad, dW);
-    } else {
-      const int inPad = roundUp(l.in, VW);
-      float* hRow = ctx_->rowAct.ensure(size_t(batch) * inPad);
-      transpose(ws, hin, bpad, l.in, batch, hRow, inPad);
-      if (inPad > l.in)
-        for (int b = 0; b < batch; ++b)
-          std::memset(hRow + size_t(b) * inPad + l.in, 0, (inPad - l.in) * sizeof(float));
-      const bool maskGrad = st.masked && !denseGrad;
-      Epilogue ep;
-      if (inPad == l.in) {
-        if (maskGrad) {
-          ep.aux = mask(k);
-          ep.ldaux = l.in;
-          ep.auxOp = AuxOp::Mask;
-        }
-        gemm(ws, l.out, inPad, batch, dz, bpad, 1, hRow, inPad, dW, l.in, ep);
+    if (paramGrad) rowSums(ws, dz, bpad, l.out, bpad, biasGrad(k));
+
+    if (fft) {
+      // Block-circulant layer on the FFT: input gradient and vector gradients in one pass,
+      // then the folded gradient written to every entry of its diagonal.
+      float* dv = paramGrad ? ctx_->circVec.ensure(size_t(st.circ->vectorLength())) : nullptr;
+      st.circ->backwardFeatureMajor(dz, needDx ? dzPrev : nullptr, dxEp.aux, dxEp.auxOp, dv);
+      if (paramGrad) materializeCirculant(ws, dv, l.out, l.in, st.circB, blockActive, dW);
+      if (!needDx) break;
+      std::swap(dz, dzPrev);
+      continue;
+    }
+
+    if (paramGrad) {
+      // Block-circulant layers fold the (masked) gradient below: denseGrad does not apply.
+      const bool layerDense = denseGrad && !circulant;
+      if (idx && idx->useSparse && !layerDense) {
+        zero(ws, dW, size_t(l.out) * l.in);
+        sddmm(ws, l.out, l.in, idx->rowPtr.data(), idx->colIdx.data(), dz, bpad, hin, bpad, bpad, dW);
       } else {
-        float* pad = ctx_->dwPad.ensure(size_t(l.out) * inPad);
-        gemm(ws, l.out, inPad, batch, dz, bpad, 1, hRow, inPad, pad, inPad, ep);
-        const float* m = maskGrad ? mask(k) : nullptr;
-        for (int o = 0; o < l.out; ++o) {
-          const float* src = pad + size_t(o) * inPad;
-          float* dst = dW + size_t(o) * l.in;
-          if (m) {
-            const float* mm = m + size_t(o) * l.in;
-            for (int i = 0; i < l.in; ++i) dst[i] = mm[i] != 0.0f ? src[i] : 0.0f;
-          } else {
-            std::memcpy(dst, src, l.in * sizeof(float));
+        const int inPad = roundUp(l.in, VW);
+        float* hRow = ctx_->rowAct.ensure(size_t(batch) * inPad);
+        transpose(ws, hin, bpad, l.in, batch, hRow, inPad);
+        if (inPad > l.in)
+          for (int b = 0; b < batch; ++b)
+            std::memset(hRow + size_t(b) * inPad + l.in, 0, (inPad - l.in) * sizeof(float));
+        const bool maskGrad = st.masked && !layerDense;
+        Epilogue ep;
+        if (inPad == l.in) {
+          if (maskGrad) {
+            ep.aux = mask(k);
+            ep.ldaux = l.in;
+            ep.auxOp = AuxOp::Mask;
+          }
+          gemm(ws, l.out, inPad, batch, dz, bpad, 1, hRow, inPad, dW, l.in, ep);
+        } else {
+          float* pad = ctx_->dwPad.ensure(size_t(l.out) * inPad);
+          gemm(ws, l.out, inPad, batch, dz, bpad, 1, hRow, inPad, pad, inPad, ep);
+          const float* m = maskGrad ? mask(k) : nullptr;
+          for (int o = 0; o < l.out; ++o) {
+            const float* src = pad + size_t(o) * inPad;
+            float* dst = dW + size_t(o) * l.in;
+            if (m) {
+              const float* mm = m + size_t(o) * l.in;
+              for (int i = 0; i < l.in; ++i) dst[i] = mm[i] != 0.0f ? src[i] : 0.0f;
+            } else {
+              std::memcpy(dst, src, l.in * sizeof(float));
+            }
           }
         }
       }
+      if (circulant) foldCirculantInPlace(ws, dW, l.out, l.in, st.circB, blockActive);
     }
 
-    if (k == 0 && !dx) break;
-    // dH_{k-1} = Wᵀ dZ_k, times act'(H_{k-1}) for hidden layers.
-    Epilogue ep;
-    if (k > 0) {
-      ep.auxOp = gradOpFor(hidden_);
-      if (ep.auxOp != AuxOp::None) {
-        ep.aux = hin;
-        ep.ldaux = bpad;
-      }
-    }
+    if (!needDx) break;
     if (idx && idx->useSparse) {
       spmm(ws, l.in, idx->colPtr.data(), idx->colRow.data(), idx->colWofs.data(), weight(k), dz,
-           bpad, bpad, dzPrev, bpad, ep);
+           bpad, bpad, dzPrev, bpad, dxEp);
     } else {
-      gemm(ws, l.in, bpad, l.out, weight(k), 1, l.in, dz, bpad, dzPrev, bpad, ep);
+      gemm(ws, l.in, bpad, l.out, weight(k), 1, l.in, dz, bpad, dzPrev, bpad, dxEp);
     }
     std::swap(dz, dzPrev);
   }
@@ -271,6 +310,7 @@ void Mlp::setMask(int k, const float* m) {
     st.masked = false;
     st.maskStamp = 0;
     st.index.reset();
+    updateBlockMask(k);
     return;
   }
   float* dst = mask(k);
@@ -279,6 +319,46 @@ void Mlp::setMask(int k, const float* m) {
   st.maskStamp = ++gMaskStamp;
   st.index = buildIndex(dst, l.out, l.in, ctx_->sparseThreshold);
   applyMask(ctx_->ws, weight(k), dst, n);
+  updateBlockMask(k);
+}
+
+void Mlp::updateBlockMask(int k) {
+  LayerState& st = layers_[k];
+  st.blockMask.clear();
+  st.blockActive.clear();
+  if (st.circB == 0 || !st.masked) return;
+  // A block is active when any of its mask entries is (the contract: whole blocks).
+  const LayerLayout& l = layout_[k];
+  const int b = st.circB, ob = (l.out + b - 1) / b, ib = (l.in + b - 1) / b;
+  st.blockActive.assign(size_t(ob) * ib, 0);
+  const float* m = mask(k);
+  for (int row = 0; row < l.out; ++row) {
+    unsigned char* a = st.blockActive.data() + size_t(row / b) * ib;
+    const float* mr = m + size_t(row) * l.in;
+    for (int col = 0; col < l.in; ++col)
+      if (mr[col] != 0.0f) a[col / b] = 1;
+  }
+  st.blockMask.assign(st.blockActive.begin(), st.blockActive.end());
+}
+
+void Mlp::setBlockCirculant(int k, int b) {
+  LayerState& st = layers_[k];
+  if (b == 0) {
+    if (st.circB == 0) return;
+    st.circB = 0;
+    st.circ.reset();
+    updateBlockMask(k);
+    cacheBatch_ = 0;
+    return;
+  }
+  if (b < 2 || (b & (b - 1)) != 0)
+    throw std::invalid_argument("block size b must be a power of two >= 2, got b = " + std::to_string(b));
+  if (st.circB == b) return;
+  const LayerLayout& l = layout_[k];
+  st.circ = std::make_shared<CirculantLayer>(ctx_, l.out, l.in, b, CirculantLayer::Method::Fft);
+  st.circB = b;
+  updateBlockMask(k);
+  cacheBatch_ = 0;
 }
 
 void Mlp::applyMasks() {
@@ -291,9 +371,11 @@ void Mlp::shareMask(int k, const Mlp& o) {
   LayerState& st = layers_[k];
   const LayerState& os = o.layers_[k];
   if (!os.masked) {
+    const bool was = st.masked;
     st.masked = false;
     st.maskStamp = 0;
     st.index.reset();
+    if (was) updateBlockMask(k);
     return;
   }
   if (st.masked && st.maskStamp == os.maskStamp) return;
@@ -301,6 +383,7 @@ void Mlp::shareMask(int k, const Mlp& o) {
   st.masked = true;
   st.maskStamp = os.maskStamp;
   st.index = os.index;
+  updateBlockMask(k);
 }
 
 void Mlp::copyFrom(const Mlp& o) {
@@ -327,6 +410,8 @@ void Mlp::releaseCache() {
   cacheBatch_ = 0;
   cacheOffsets_.clear();
   cache_.release();
+  for (LayerState& st : layers_)
+    if (st.circ) st.circ->releaseCache();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,9 @@
 // rounded up to the SIMD width) so that the batch is the vector dimension of every kernel.
 // Masked layers below a density threshold run on sparse index structures (CSR for the forward
 // pass and SDDMM weight gradients, CSC for input gradients) rebuilt only when the mask changes.
+// Layers declared block-circulant (setBlockCirculant; W kept exactly block-circulant by the
+// caller) run on the FFT kernels of circulant.h from a batch size on (defaultCirculantFftMinBatch), and
+// their weight gradient is the folded (diagonal-summed) gradient at every entry.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +20,24 @@
 #include "kernels.h"
 
 namespace srl {
+
+class CirculantLayer;
+
+/**
+ * Default smallest batch at which a block-circulant layer with block size b runs on the FFT
+ * kernels: `train` for forward + backward (the path of `forward`), else for `predict`. Below it
+ * the dense / sparse kernels run on the materialised W (plus the native fold in backward), which
+ * agree up to rounding. From the crossovers measured on a 256×256 layer with 2 threads (AVX-512,
+ * machine shared with another job; ratio FFT / (dense + fold) for forward + backward with dx,
+ * FFT / dense for predict):
+ *   b = 2:  train 2.26 (batch 1), 1.40 (32), 1.09 (64), 0.89 (128), 0.86 (256) → 128;
+ *           predict 1.62 (1) … 1.13 (128), 1.03 (256) → never
+ *   b = 4:  train 1.23 (1), 1.02–1.06 (8–16), 0.86–0.95 (24), 0.90–1.00 (32), 0.73 (48),
+ *           0.63 (256) → 32; predict 0.65–0.94 at every batch → 1
+ *   b ≥ 8:  train ≤ 0.69, predict ≤ 0.61 at every batch from 1 → 1
+ * @returns INT_MAX for "never"
+ */
+int defaultCirculantFftMinBatch(int blockSize, bool train);
 
 /** A 64-byte aligned float block, shared by the C++ owner and JavaScript views. */
 struct FloatBlock {
@@ -31,15 +52,22 @@ struct FloatBlock {
 
 /** Per-engine state: thread pool and scratch buffers shared by all networks of the engine. */
 struct EngineContext {
-  EngineContext(int threads, double sparseThreshold) : ws(threads), sparseThreshold(sparseThreshold) {}
+  EngineContext(int threads, double sparseThreshold, int circulantFftMinBatch = 0)
+      : ws(threads), sparseThreshold(sparseThreshold), circulantFftMinBatch(circulantFftMinBatch) {}
   Workspace ws;
   /** Density at or below which masked layers use the sparse kernels. */
   double sparseThreshold;
+  /** Batch from which block-circulant layers use the FFT kernels; 0: defaultCirculantFftMinBatch. */
+  int circulantFftMinBatch;
+  int fftMinBatch(int blockSize, bool train) const {
+    return circulantFftMinBatch > 0 ? circulantFftMinBatch : defaultCirculantFftMinBatch(blockSize, train);
+  }
   AlignedBuffer xT;      // predict: transposed input
   AlignedBuffer ping;    // predict: layer outputs / backward: gradients
   AlignedBuffer pong;
   AlignedBuffer rowAct;  // backward: activations in row-major [batch][inPad] for dense dW
   AlignedBuffer dwPad;   // backward: dW with padded rows when in % VW != 0
+  AlignedBuffer circVec; // backward: vector gradients of a block-circulant layer
 };
 
 /** Immutable sparse index of a mask (shared between networks with the same mask). */
@@ -66,6 +94,7 @@ class Mlp {
    * Weights, biases and gradients start at zero; no masks.
    */
   Mlp(std::shared_ptr<EngineContext> ctx, std::vector<int> sizes, Act hidden, Act output);
+  ~Mlp();
 
   int numLayers() const { return static_cast<int>(layout_.size()); }
   int inFeatures() const { return sizes_.front(); }
@@ -77,6 +106,15 @@ class Mlp {
   const std::shared_ptr<FloatBlock>& block() const { return block_; }
   bool masked(int k) const { return layers_[k].masked; }
   bool usesSparseKernels(int k) const { return layers_[k].index && layers_[k].index->useSparse; }
+  /** Block size of block-circulant layer k, 0 when it is a normal layer. */
+  int blockCirculant(int k) const { return layers_[k].circB; }
+  /**
+   * True when layer k runs on the FFT kernels at this batch (block-circulant, batch large
+   * enough): in forward / backward when `train`, else in predict.
+   */
+  bool usesCirculantFft(int k, int batch, bool train) const {
+    return layers_[k].circB > 0 && batch >= ctx_->fftMinBatch(layers_[k].circB, train);
+  }
   EngineContext& context() const { return *ctx_; }
 
   /** Inference: y[batch][out] from x[batch][in]; no cache. */
@@ -90,14 +128,26 @@ class Mlp {
    * writes dx[batch][in] when dx is not null. Inactive positions of masked layers get 0
    * unless denseGrad.
    */
-  void backward(const float* gy, bool denseGrad, float* dx);
+  void backward(const float* gy, bool denseGrad, float* dx, bool paramGrad = true);
+
+  /**
+   * Declares layer k block-circulant with block size b (a power of two >= 2), or b = 0: a normal
+   * layer again. Contract: the caller keeps W exactly block-circulant (layout of circulant.h) and
+   * expresses pruned blocks by the mask (whole b×b blocks; a block is active when any of its mask
+   * entries is). Then forward / predict (batch >= circulantFftMinBatch) run on the FFT reading
+   * c_ij from W, and backward writes the folded gradient Σ-over-diagonal at every entry of the
+   * layer's weightGrad (0 in pruned blocks; denseGrad is ignored for the layer). A change
+   * invalidates the forward cache.
+   * @throws std::invalid_argument on a bad b
+   */
+  void setBlockCirculant(int k, int b);
 
   /** Sets (mask != null, copied and normalised to 0/1) or removes the mask of layer k. */
   void setMask(int k, const float* mask);
   void applyMasks();
-  /** Copies weights, biases and masks of `o` (same sizes). */
+  /** Copies weights, biases and masks of `o` (same sizes); block-circulant settings stay. */
   void copyFrom(const Mlp& o);
-  /** θ ← τ·θ_o + (1−τ)·θ; masks become those of `o`, weights re-masked. */
+  /** θ ← τ·θ_o + (1−τ)·θ; masks become those of `o`, weights re-masked; block-circulant settings stay. */
   void polyakFrom(const Mlp& o, float tau);
   /** Releases the activation cache (the parameter block stays alive while shared). */
   void releaseCache();
@@ -113,12 +163,19 @@ class Mlp {
     bool masked = false;
     uint64_t maskStamp = 0;  // identifies mask contents (shared by copies)
     std::shared_ptr<const SparseIndex> index;
+    // Block-circulant: block size (0 = normal layer), FFT layer with its caches, block mask
+    // derived from the element mask ([outBlocks·inBlocks], empty when unmasked).
+    int circB = 0;
+    std::shared_ptr<CirculantLayer> circ;
+    std::vector<float> blockMask;
+    std::vector<unsigned char> blockActive;
   };
 
   Act actOf(int k) const { return k + 1 == numLayers() ? output_ : hidden_; }
-  void runLayers(const float* xT, int bpad, float* const* outs);
-  void layerForward(int k, const float* inT, float* outT, int bpad);
+  void runLayers(const float* xT, int batch, int bpad, float* const* outs, bool train);
+  void layerForward(int k, const float* inT, float* outT, int batch, int bpad, bool train);
   void shareMask(int k, const Mlp& o);
+  void updateBlockMask(int k);
 
   std::shared_ptr<EngineContext> ctx_;
   std::vector<int> sizes_;

@@ -5,6 +5,7 @@ import {
   blockCount, blockNorms, circulantLayout, circulantStorage, expandBlockMask, extractCirculant, foldCirculantGradient, materializeCirculant,
   type CirculantLayout,
 } from '../../src/sparse/block-circulant.js';
+import { CIRCULANT_FFT_MIN_BLOCK_SIZE, fftSupportsBlockSize } from '../../src/nn/block-circulant-layer.js';
 import { countActive, topK } from '../../src/sparse/mask.js';
 import { activeCount } from '../../src/sparse/sparsity-distribution.js';
 import { sparsityMetrics } from '../../src/sparse/sparsity-metrics.js';
@@ -36,6 +37,13 @@ export interface GstOptions extends RewardControllerOptions {
   readonly rampEnd: number;
   /** `circ→unstructured` margin: a layer switches once S ≥ 1 − 1/b + margin. */
   readonly switchMargin: number;
+  /**
+   * How circulant layers are computed: `fft` — the engine's FFT block-circulant layers
+   * (`Mlp.setBlockCirculant`, native engine; the engine returns the folded gradient); `direct` — the
+   * engine's dense/sparse kernels on the materialised W, gradient folded here; `auto` — `fft` where
+   * the engine has it and b ≥ `CIRCULANT_FFT_MIN_BLOCK_SIZE` (measured faster: `npm run bench:circulant`).
+   */
+  readonly kernel: 'auto' | 'direct' | 'fft';
 }
 
 /** Per-layer state of an eligible online layer. */
@@ -47,6 +55,8 @@ interface GstLayer {
   readonly name: string;
   readonly layout: CirculantLayout;
   circulant: boolean;
+  /** The engine runs the layer (online and target) on its FFT path and folds the gradient itself. */
+  engineFolds: boolean;
   /** `[outBlocks, inBlocks]` 0/1, or null while every block is active (the layer is then unmasked). */
   blockMask: Float32Array | null;
   /**
@@ -68,7 +78,10 @@ interface GstLayer {
  * The engine stores and trains the materialised W; the sparsifier keeps it exactly block-circulant:
  * - at `initialize`, c_ij is read from W's first row in each block (`extractCirculant`) and
  *   materialised, so the entries keep the initialiser's distribution;
- * - in `beforeOptimizerStep` the gradient is folded onto the vectors,
+ * - forward/backward run on the engine's FFT block-circulant layers where `kernel` selects them
+ *   (`Mlp.setBlockCirculant`, online and target networks; the engine then returns the folded
+ *   gradient below), else on its dense/sparse kernels with the materialised W;
+ * - in `beforeOptimizerStep` the gradient is folded onto the vectors (unless the engine did),
  *   `∂L/∂c_ij[t] = Σ_r ∂L/∂W[i·b+r, j·b+((r+t) mod b)]`, and the folded value is written into every
  *   entry of its diagonal. Adam is elementwise, so every entry of a diagonal gets the same update —
  *   exactly Adam on c_ij (weight decay included) — and W stays exactly block-circulant (tested on
@@ -147,11 +160,12 @@ export class GstSparsifier implements Sparsifier {
           if (!this.eligible(network, index)) return;
           const layout = circulantLayout(l.outFeatures, l.inFeatures, b);
           const state: GstLayer = {
-            network, target, index, name: `${l.name}.weight`, layout, circulant: true, blockMask: null,
+            network, target, index, name: `${l.name}.weight`, layout, circulant: true, engineFolds: this.useEngineFft(network), blockMask: null,
             frozen: new Float32Array(blockCount(layout) * b), scratch: new Float32Array(blockCount(layout) * b),
           };
           materializeCirculant(extractCirculant(l.weight, layout, state.scratch), layout, null, l.weight);
           if (target) target.layers[index].weight.set(l.weight);
+          if (state.engineFolds) for (const net of target ? [network, target] : [network]) net.setBlockCirculant!(index, b);
           this.layers.push(state);
         });
       });
@@ -159,15 +173,29 @@ export class GstSparsifier implements Sparsifier {
     if (this.options.mode !== 'circulant-only' && this.targetSparsity > 0) for (const l of this.layers) this.retopologize(l);
   }
 
+  /**
+   * Whether circulant layers of `net` run on the engine's FFT path (`kernel`).
+   * @throws Error for `kernel: 'fft'` on an engine without block-circulant layers or with b not a power of two
+   */
+  private useEngineFft(net: Mlp): boolean {
+    const { kernel, blockSize: b } = this.options;
+    if (kernel === 'direct') return false;
+    const available = typeof net.setBlockCirculant === 'function';
+    if (kernel === 'fft' && (!available || !fftSupportsBlockSize(b))) {
+      throw new Error(`sparsifier.gst: kernel 'fft' needs an engine with FFT block-circulant layers (runtime.engine: native) and a power-of-two blockSize; ${net.spec.name} has ${available ? `blockSize ${b}` : 'none'}`);
+    }
+    return available && fftSupportsBlockSize(b) && b >= CIRCULANT_FFT_MIN_BLOCK_SIZE;
+  }
+
   needsDenseGradient(_group: NetworkGroup): boolean {
     return false;
   }
 
-  /** @inheritdoc Counts the update and folds the weight gradient of every circulant layer onto its diagonals. */
+  /** @inheritdoc Counts the update and folds the weight gradient of every circulant layer the engine did not fold. */
   beforeOptimizerStep(group: NetworkGroup): boolean {
     this.counters.set(group.name, (this.counters.get(group.name) ?? 0) + 1);
     for (const l of this.layers) {
-      if (!l.circulant || !group.networks.includes(l.network)) continue;
+      if (!l.circulant || l.engineFolds || !group.networks.includes(l.network)) continue;
       const g = l.network.layers[l.index].weightGrad;
       materializeCirculant(foldCirculantGradient(g, l.layout, l.scratch), l.layout, l.blockMask, g);
     }
@@ -206,6 +234,8 @@ export class GstSparsifier implements Sparsifier {
     if (l.circulant && this.options.mode === 'circ→unstructured') {
       if (s < 1 - 1 / b + this.options.switchMargin) return;
       l.circulant = false; // W is already the dense expansion of the blocks
+      if (l.engineFolds) for (const net of l.target ? [l.network, l.target] : [l.network]) net.setBlockCirculant!(l.index, null);
+      l.engineFolds = false;
       l.frozen = new Float32Array(l.layout.out * l.layout.in);
     }
     if (l.circulant) this.moveBlocks(l, s);
@@ -282,6 +312,7 @@ export class GstSparsifier implements Sparsifier {
   metrics(groups: readonly NetworkGroup[]): Record<string, number> {
     const out: Record<string, number> = { ...sparsityMetrics(groups), ...this.controller.metrics(), 'gst/target_sparsity': this.targetSparsity };
     out['gst/circulant_layers'] = this.layers.filter((l) => l.circulant).length;
+    out['gst/fft_layers'] = this.layers.filter((l) => l.engineFolds).length;
     for (const l of this.layers) {
       if (l.circulant) out[`gst/block_sparsity/${l.name}`] = l.blockMask ? 1 - countActive(l.blockMask) / l.blockMask.length : 0;
     }
@@ -307,7 +338,9 @@ export class GstSparsifier implements Sparsifier {
     for (const l of this.layers) {
       const saved = s.layers[l.name];
       if (!saved) continue;
+      if (l.circulant && !saved.circulant && l.engineFolds) for (const net of l.target ? [l.network, l.target] : [l.network]) net.setBlockCirculant!(l.index, null);
       l.circulant = saved.circulant;
+      l.engineFolds &&= l.circulant;
       l.blockMask = saved.blockMask === null ? null : f32(saved.blockMask);
       l.frozen = f32(saved.frozen);
     }

@@ -30,6 +30,7 @@ const manifest: PluginManifest<GstOptions> = {
       cooldown: { type: 'integer', minimum: 0, default: 2, description: 'Evaluations after a cut during which passing evaluations do not raise the target.' },
       warmup: { type: 'integer', minimum: 0, default: 100000, description: 'Gradient iterations before the controller moves the target (early TD3 returns are noisy).' },
       rampEnd: { type: 'integer', minimum: 1, default: 800000, description: 'controller linear-ramp: gradient iteration where the target reaches maxSparsity.' },
+      kernel: { enum: ['auto', 'direct', 'fft'], default: 'auto', description: 'fft: the engine\'s FFT block-circulant layers (native engine; power-of-two b); direct: dense/sparse kernels on the materialised weight, gradient folded in JS; auto: fft where available (measured faster from b = 2, npm run bench:circulant).' },
       switchMargin: { type: 'number', minimum: 0, default: 0.05, description: 'circ→unstructured: a layer switches once the target ≥ 1 − 1/b + switchMargin.' },
     },
   },

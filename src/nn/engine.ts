@@ -124,6 +124,30 @@ export interface Mlp {
    * @param tau in [0, 1]
    */
   polyakFrom(online: Mlp, tau: number, options?: PolyakOptions): void;
+  /**
+   * Optional (the `native` engine implements it; `tfjs` does not): declares layer `index`
+   * block-circulant with block size b (`null`: back to a normal layer). Layout of
+   * src/sparse/block-circulant.ts, `W[i·b + r, j·b + s] = c_ij[(s − r) mod b]`.
+   *
+   * Contract: the caller keeps W exactly block-circulant and expresses pruned blocks with the
+   * layer mask (whole b×b blocks; a block counts as active when any of its mask entries is).
+   * The engine may then compute the layer's forward / backward with FFTs (CirCNN, Ding et al.
+   * 2017), reading c_ij from W (the first existing entry of each diagonal in row order, as
+   * `extractCirculant`), and after `backward` the layer's `weightGrad` holds at **every** entry
+   * the folded gradient of its diagonal, `∂L/∂c_ij[(s − r) mod b]` =
+   * `materializeCirculant(foldCirculantGradient(dL/dW), layout, blockMask)`, 0 in pruned blocks
+   * (`denseGrad` does not apply to the layer). An elementwise optimizer then keeps W circulant:
+   * the caller must **not** fold again.
+   *
+   * The setting belongs to this network: `copyFrom` and `polyakFrom` leave it unchanged (a
+   * target network that should predict on the FFT is declared separately). Changing it
+   * invalidates the cached forward pass (`backward` then needs a new `forward`).
+   * @param blockSize a power of two >= 2, or null
+   * @throws RangeError for a bad index or a block size that is not a power of two >= 2
+   */
+  setBlockCirculant?(index: number, blockSize: number | null): void;
+  /** Optional, with `setBlockCirculant`: the block size of layer `index`, or null for a normal layer. */
+  blockCirculant?(index: number): number | null;
   /** Frees engine memory; the views become invalid. */
   dispose(): void;
 }

@@ -38,12 +38,15 @@ interface MlpHandle {
   layout(): number[][];
   predict(x: Float32Array, batch: number): Float32Array;
   forward(x: Float32Array, batch: number): Float32Array;
-  backward(gradOutput: Float32Array, inputGrad: boolean, denseGrad: boolean): Float32Array | null;
+  backward(gradOutput: Float32Array, inputGrad: boolean, denseGrad: boolean, paramGrad: boolean): Float32Array | null;
   setMask(index: number, mask: Float32Array | null): void;
   applyMasks(): void;
   copyFrom(other: MlpHandle): void;
   polyakFrom(other: MlpHandle, tau: number): void;
   sparseLayers(): boolean[];
+  setBlockCirculant(index: number, blockSize: number | null): void;
+  blockCirculant(index: number): number | null;
+  circulantFftLayers(batch: number, train: boolean): boolean[];
   dispose(): void;
 }
 
@@ -57,10 +60,12 @@ interface AdamHandle {
 
 /** @internal Surface of the addon (other native modules extend it, e.g. src/nn/block-circulant-layer.ts). */
 export interface NativeAddon {
-  Engine: new (threads: number, sparseDensityThreshold?: number) => EngineHandle;
+  Engine: new (threads: number, sparseDensityThreshold?: number, circulantFftMinBatch?: number) => EngineHandle;
   Mlp: new (engine: EngineHandle, sizes: number[], hidden: Activation, output: Activation) => MlpHandle;
   Adam: new (mlp: MlpHandle) => AdamHandle;
   simdWidth: number;
+  /** Default FFT threshold of block-circulant layers (native/src/mlp.h); Infinity: never. */
+  circulantFftMinBatch(blockSize: number, train: boolean): number;
 }
 
 let cachedAddon: NativeAddon | undefined;
@@ -211,7 +216,7 @@ export class NativeMlp implements Mlp {
    * @throws Error without a preceding forward; RangeError on a wrong length
    */
   backward(gradOutput: Float32Array, options: BackwardOptions = {}): Float32Array | null {
-    return this.handle.backward(gradOutput, options.inputGrad === true, options.denseGrad === true);
+    return this.handle.backward(gradOutput, options.inputGrad === true, options.denseGrad === true, options.paramGrad !== false);
   }
 
   /**
@@ -219,9 +224,7 @@ export class NativeMlp implements Mlp {
    * @throws RangeError on a wrong index or length
    */
   setMask(index: number, mask: Float32Array | null): void {
-    if (!Number.isInteger(index) || index < 0 || index >= this.layers.length) {
-      throw new RangeError(`${this.spec.name}: layer index ${index} outside [0, ${this.layers.length})`);
-    }
+    this.checkIndex(index);
     const layer = this.layers[index];
     if (mask !== null && mask.length !== layer.inFeatures * layer.outFeatures) {
       throw new RangeError(
@@ -289,6 +292,43 @@ export class NativeMlp implements Mlp {
   /** Per layer: whether the sparse kernels run it (masked, density ≤ the threshold). For tests / logs. */
   sparseKernelLayers(): boolean[] {
     return this.handle.sparseLayers();
+  }
+
+  /**
+   * @inheritdoc Declares layer `index` block-circulant (see `Mlp.setBlockCirculant`). From a
+   * batch size on ({@link defaultCirculantFftMinBatch}, or the engine's `circulantFftMinBatch`)
+   * `forward` + `backward` and `predict` run the layer on the FFT kernels
+   * (native/src/circulant.cc) instead of the dense / sparse ones; below it they use the normal
+   * kernels on the materialised W. Either way `backward` writes the folded gradient (native, no
+   * JS fold). Not copied by `copyFrom` / `polyakFrom`.
+   * @throws RangeError for a bad index or b not a power of two >= 2
+   */
+  setBlockCirculant(index: number, blockSize: number | null): void {
+    this.checkIndex(index);
+    if (blockSize !== null && !(Number.isInteger(blockSize) && blockSize >= 2 && (blockSize & (blockSize - 1)) === 0)) {
+      throw new RangeError(`${this.layers[index].name}: block size b must be a power of two >= 2, got b = ${blockSize}`);
+    }
+    this.handle.setBlockCirculant(index, blockSize);
+  }
+
+  /** @inheritdoc */
+  blockCirculant(index: number): number | null {
+    this.checkIndex(index);
+    return this.handle.blockCirculant(index);
+  }
+
+  /**
+   * Per layer: whether the FFT kernels run it at this batch (block-circulant, batch ≥ the
+   * threshold) in `forward` / `backward` (`'train'`) or in `predict`. For tests / logs.
+   */
+  circulantFftLayers(batch: number, pass: 'train' | 'predict' = 'train'): boolean[] {
+    return this.handle.circulantFftLayers(batch, pass === 'train');
+  }
+
+  private checkIndex(index: number): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.layers.length) {
+      throw new RangeError(`${this.spec.name}: layer index ${index} outside [0, ${this.layers.length})`);
+    }
   }
 
   /** Frees the activation cache and detaches the views (they become empty). Idempotent. */
@@ -375,6 +415,25 @@ export interface NativeEngineOptions {
    * break even near 0.6). Results agree either way up to float rounding.
    */
   readonly sparseDensityThreshold?: number;
+  /**
+   * Smallest batch at which layers declared block-circulant (`setBlockCirculant`) run on the FFT
+   * kernels, for every block size and for training and predict alike; smaller batches use the
+   * dense / sparse kernels on the materialised W (equal results up to rounding). Integer >= 1;
+   * default: the measured crossovers of {@link defaultCirculantFftMinBatch}.
+   */
+  readonly circulantFftMinBatch?: number;
+}
+
+/**
+ * Default smallest batch at which a block-circulant layer with block size b runs on the FFT
+ * kernels of the native engine: `'train'` for `forward` + `backward`, `'predict'` for `predict`
+ * (Infinity: never). Crossovers measured on a 256×256 layer with 2 threads against the dense
+ * kernels (+ the native gradient fold when training), native/src/mlp.h:
+ * b = 2: train 128, predict never; b = 4: train 32, predict 1; b ≥ 8: 1 and 1.
+ * @throws Error when the addon is not built
+ */
+export function defaultCirculantFftMinBatch(blockSize: number, pass: 'train' | 'predict'): number {
+  return loadAddon().circulantFftMinBatch(blockSize, pass === 'train');
 }
 
 /**
@@ -393,7 +452,11 @@ export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
   if (!(threshold >= 0 && threshold <= 1)) {
     throw new RangeError(`sparseDensityThreshold must be in [0, 1], got ${threshold}`);
   }
-  const handle = new addon.Engine(threads, threshold);
+  const fftMinBatch = options.circulantFftMinBatch;
+  if (fftMinBatch !== undefined && !(Number.isInteger(fftMinBatch) && fftMinBatch >= 1 && fftMinBatch <= 2 ** 31 - 1)) {
+    throw new RangeError(`circulantFftMinBatch must be an integer >= 1, got ${fftMinBatch}`);
+  }
+  const handle = new addon.Engine(threads, threshold, fftMinBatch);
   const simd = handle.simd().split('/')[0];
   const n = handle.threads();
   return {

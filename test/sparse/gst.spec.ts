@@ -106,7 +106,7 @@ for (const kind of testEngines) {
 
 const defaults: GstOptions = {
   blockSize: 4, mode: 'circ+blockprune', firstLayer: true, pruneInterval: 10, controller: 'reward-aware', tolerance: 0.05, increase: 0.05, decrease: 0.05,
-  minSparsity: 0, maxSparsity: 0.9, initialSparsity: 0, cooldown: 2, warmup: 0, rampEnd: 100, switchMargin: 0.05,
+  minSparsity: 0, maxSparsity: 0.9, initialSparsity: 0, cooldown: 2, warmup: 0, rampEnd: 100, switchMargin: 0.05, kernel: 'auto',
 };
 
 describe('GST reward-aware controller (methods.md §9.2.5)', () => {
@@ -200,6 +200,7 @@ for (const kind of testEngines) {
   describe(`sparsifier.gst on a real TD3 agent (${kind} engine)`, () => {
     it.each([
       ['circ+blockprune b=4, scripted returns move block sparsity up, down and back', { blockSize: 4 }],
+      ['circ+blockprune b=4, direct kernel (gradient folded in JS)', { blockSize: 4, kernel: 'direct' as const }],
       ['circ+blockprune b=8, no first layer', { blockSize: 8, firstLayer: false }],
       ['circulant-only b=2', { blockSize: 2, mode: 'circulant-only' as const }],
     ])('%s: exactly block-circulant (targets too) and pruned blocks zero after every step', async (_n, o) => {
@@ -237,6 +238,22 @@ for (const kind of testEngines) {
       expect(sparsifier.failures).toEqual([]);
       // folding + elementwise Adam keep W exactly circulant by themselves
       expect(sparsifier.rawAdam).toBe(0);
+    });
+
+    it(`kernel auto runs the circulant layers on the ${kind === 'native' ? 'FFT (engine folds)' : 'direct path (tfjs has no FFT layers)'} and trains like the direct kernel`, async () => {
+      const engine = await createEngine({ engine: kind, backend: 'cpu', threads: 2 });
+      const runs = (['auto', 'direct'] as const).map((kernel) => {
+        const sparsifier = new GstSparsifier({ ...defaults, kernel, initialSparsity: 0.3 });
+        return { sparsifier, ...makeTd3(engine, sparsifier) };
+      });
+      expect(runs[0].sparsifier.metrics(runs[0].agent.groups)['gst/fft_layers']).toBe(kind === 'native' ? 9 : 0);
+      expect(runs[1].sparsifier.metrics(runs[1].agent.groups)['gst/fft_layers']).toBe(0);
+      for (let i = 0; i < 25; i++) for (const r of runs) r.agent.update(r.buffer);
+      const [a, b] = runs.map((r) => r.agent.groups[1].networks[0].layers[1].weight);
+      let worst = 0;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+      expect(worst).toBeLessThan(1e-4); // 25 Adam steps (lr 1e-3) apart only by float rounding
+      if (kind === 'tfjs') expect(() => makeTd3(engine, new GstSparsifier({ ...defaults, kernel: 'fft' }))).toThrow(/kernel 'fft' needs an engine with FFT/);
     });
 
     it('circ→unstructured: layers stay circulant below 1 − 1/b + margin, then switch to exact unstructured counts', async () => {
