@@ -18,13 +18,24 @@
  *
  * Usage: npm run bench:circulant -- [--reps 7] [--threads 2] [--target-ms 60]
  *        [--blocks 2,4,8,16,32,64] [--shapes 256x256,1024x1024,300x400]   (shapes are out×in)
- *        [--sections layers,critic] [--critic-blocks 4,8,16]
+ *        [--sections layers,critic,td3] [--critic-blocks 4,8,16]
+ *
+ * Third section (`td3`): one whole TD3 update (`Td3Agent.update`: twin critics, delayed actor,
+ * Polyak targets; HalfCheetah shapes obs 17 / act 6, 256-256, batch 256) with the dense sparsifier
+ * and with GST (b = 4, 8; all blocks active) on its two kernels: `direct` (dense kernels + JS fold)
+ * and `auto` (the engine's FFT layers, chosen by GST on the native engine).
  */
 import { parseArgs } from 'node:util';
 
 import { BlockCirculantLinear } from '../src/nn/block-circulant-layer.js';
 import type { Mlp } from '../src/nn/engine.js';
+import { Td3Agent } from '../plugins/agent-td3/td3-agent.js';
+import { UniformReplayBuffer } from '../plugins/replay-buffer-uniform/uniform-replay-buffer.js';
+import { DenseSparsifier } from '../plugins/sparsifier-dense/dense-sparsifier.js';
+import { GstSparsifier } from '../plugins/sparsifier-gst/gst-sparsifier.js';
+import type { Sparsifier } from '../src/core/sparsifier.js';
 import { createNativeEngine } from '../src/nn/native-engine.js';
+import { Rng } from '../src/util/rng.js';
 import {
   circulantLayout,
   extractCirculant,
@@ -42,7 +53,7 @@ const { values } = parseArgs({
     blocks: { type: 'string', default: '2,4,8,16,32,64' },
     shapes: { type: 'string', default: '256x256,1024x1024,300x400' },
     batch: { type: 'string', default: '256' },
-    sections: { type: 'string', default: 'layers,critic' },
+    sections: { type: 'string', default: 'layers,critic,td3' },
     'critic-blocks': { type: 'string', default: '4,8,16' },
   },
 });
@@ -57,19 +68,8 @@ const shapes = String(values.shapes)
   .map((s) => s.split('x').map(Number) as [number, number]);
 const BATCH = Number(values.batch);
 
-/** xorshift32 uniform in [0, 1). */
-function makeRng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
-const rand = makeRng(2101);
+const rng = new Rng(2101);
+const rand = () => rng.uniform();
 function randomArray(n: number, scale = 1): Float32Array {
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = (2 * rand() - 1) * scale;
@@ -97,6 +97,39 @@ function calibrate(step: () => void): number {
 const engine = createNativeEngine({ threads });
 if (sections.has('layers')) layerSection();
 if (sections.has('critic')) criticSection();
+if (sections.has('td3')) td3Section();
+
+/** One TD3 update: dense sparsifier vs GST on its direct and FFT kernels. */
+function td3Section(): void {
+  const td3 = { hiddenSizes: [256, 256], actorLr: 3e-4, criticLr: 3e-4, weightDecay: 0, batchSize: 256, gamma: 0.99, tau: 0.005, policyNoise: 0.2, noiseClip: 0.5, policyDelay: 2, explorationNoise: 0.1, learningStarts: 0 };
+  const actionSpace = { type: 'box' as const, shape: [6], dtype: 'float32', low: Array(6).fill(-1), high: Array(6).fill(1) };
+  const buffer = new UniformReplayBuffer(10000, { observationSize: 17, actionSize: 6 });
+  for (let i = 0; i < 10000; i++) {
+    buffer.add({ observation: randomArray(17), action: randomArray(6), reward: rand(), nextObservation: randomArray(17), terminated: rand() < 0.01, truncated: false });
+  }
+  const gst = (blockSize: number, kernel: 'direct' | 'auto') => new GstSparsifier({
+    blockSize, kernel, mode: 'circulant-only', firstLayer: true, pruneInterval: 10000, controller: 'reward-aware', tolerance: 0.05, increase: 0.05, decrease: 0.05,
+    minSparsity: 0, maxSparsity: 0.9, initialSparsity: 0, cooldown: 2, warmup: 0, rampEnd: 1, switchMargin: 0.05,
+  });
+  const variants: [string, () => Sparsifier][] = [['dense', () => new DenseSparsifier()]];
+  for (const b of [4, 8]) variants.push([`gst b=${b} direct`, () => gst(b, 'direct')], [`gst b=${b} fft`, () => gst(b, 'auto')]);
+  const configs: Config[] = variants.map(([label, make]) => {
+    const agent = new Td3Agent(td3, { observationSize: 17, actionSpace, engine, sparsifier: make(), rng: new Rng(7) });
+    const step = () => void agent.update(buffer);
+    return { label, step, iters: calibrate(step), times: [], dispose: () => undefined };
+  });
+  for (let r = 0; r < reps; r++) {
+    for (const c of configs) {
+      const t0 = performance.now();
+      for (let i = 0; i < c.iters; i++) c.step();
+      c.times.push((performance.now() - t0) / c.iters);
+    }
+  }
+  const d = median(configs[0].times);
+  console.log(`\n${engine.description}; one TD3 update (obs 17, act 6, 256-256, batch 256), ms, median of ${reps}`);
+  console.log(`${'sparsifier'.padEnd(20)}${'ms'.padStart(8)}${'× dense'.padStart(10)}`);
+  for (const c of configs) console.log(`${c.label.padEnd(20)}${median(c.times).toFixed(3).padStart(8)}${(median(c.times) / d).toFixed(2).padStart(10)}`);
+}
 
 function layerSection(): void {
   console.log(

@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import type { Engine, Mlp, MlpSpec, Optimizer } from '../src/nn/engine.js';
 import { createNativeEngine } from '../src/nn/native-engine.js';
 import { concatRows } from '../src/rl/twin-critics.js';
+import { Rng } from '../src/util/rng.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
@@ -41,22 +42,9 @@ const HIDDEN = 256;
 const GAMMA = 0.99;
 const TAU = 0.005;
 
-/** xorshift32 uniform in [0, 1). */
-function makeRng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
-const rand = makeRng(12345);
-function randn(): number {
-  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
+const rng = new Rng(12345);
+const rand = () => rng.uniform();
+const randn = () => rng.normal();
 function randomArray(n: number, scale = 1): Float32Array {
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = randn() * scale;
