@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readConfigFile } from '../../src/config/validate.js';
@@ -14,9 +15,13 @@ const tiny = {
   agent: { learningStarts: 100, batchSize: 32, hiddenSizes: [32, 32] }, replayBuffer: { capacity: 10000 },
 };
 
-/** [recipe file under configs/, overrides]: mask updates / pruning points happen inside 300 iterations. */
+/** Every structured / pruning recipe in configs/ [file, overrides]: mask updates / pruning points happen inside 300 iterations. */
 const recipes: [string, Json][] = [
   ['rnm-td3/halfcheetah-v5-2of4.json', { sparsifier: { maskInterval: 50 } }],
+  ['rnm-td3/halfcheetah-v5-1of4.json', { sparsifier: { maskInterval: 50 } }],
+  ['rnm-td3/halfcheetah-v5-1of8.json', { sparsifier: { maskInterval: 50, gradMode: 'ste' } }],
+  ['rnm-td3/ant-v5-2of4.json', { sparsifier: { maskInterval: 50 } }],
+  ['rnm-td3/ant-v5-1of4.json', { sparsifier: { maskInterval: 50, targetMode: 'own' } }],
   ['rnm-td3/ant-v5-1of8.json', { sparsifier: { maskInterval: 50, gradMode: 'srste', targetMode: 'own' } }],
   ['gradual-pruning/halfcheetah-v5.json', { sparsifier: { startStep: 50, endStep: 250, pruningInterval: 50 } }],
   ['gradual-pruning/humanoid-v5.json', { sparsifier: { startStep: 50, endStep: 250, pruningInterval: 50, mode: 'iterative' } }],
@@ -26,6 +31,11 @@ const recipes: [string, Json][] = [
 ];
 
 const networks = ['actor', 'actorTarget', 'critic1', 'critic2', 'critic1Target', 'critic2Target'];
+
+it('covers every recipe of configs/rnm-td3, configs/gst and configs/gradual-pruning', () => {
+  const all = ['rnm-td3', 'gst', 'gradual-pruning'].flatMap((d) => readdirSync(join(packageRoot(), 'configs', d)).map((f) => `${d}/${f}`));
+  expect(recipes.map(([f]) => f).sort()).toEqual(all.sort());
+});
 
 describe('N:M, GST and pruning recipes run end to end (real MuJoCo through the bridge, tiny overrides)', async () => {
   const registry = await PluginRegistry.load();
@@ -52,6 +62,8 @@ describe('N:M, GST and pruning recipes run end to end (real MuJoCo through the b
           expect(materializeCirculant(extractCirculant(data, layout), layout, blockMask), `${net}.l${k}`).toEqual(data);
         }
       }
+      // kernel auto: every circulant layer on the native engine's FFT path
+      expect(last['gst/fft_layers']).toBe(String(summary.engine).startsWith('native') ? 9 : 0);
       // compression: 1 − 1/b from the first iteration (partial blocks of the 17- and 23-wide inputs store a bit more)
       const c = summary.flops;
       expect(c['compression/iterations']).toBe(300);
