@@ -85,6 +85,17 @@ interface Config {
   dispose: () => void;
 }
 
+/** `reps` repetitions, every configuration once per repetition (interleaved: same machine load), ms per step into `times`. */
+function measure(configs: Config[]): void {
+  for (let r = 0; r < reps; r++) {
+    for (const c of configs) {
+      const t0 = performance.now();
+      for (let i = 0; i < c.iters; i++) c.step();
+      c.times.push((performance.now() - t0) / c.iters);
+    }
+  }
+}
+
 /** Calibrates the iteration count so that one measurement takes about targetMs. */
 function calibrate(step: () => void): number {
   for (let i = 0; i < 2; i++) step(); // warm-up (buffers, caches)
@@ -118,13 +129,7 @@ function td3Section(): void {
     const step = () => void agent.update(buffer);
     return { label, step, iters: calibrate(step), times: [], dispose: () => undefined };
   });
-  for (let r = 0; r < reps; r++) {
-    for (const c of configs) {
-      const t0 = performance.now();
-      for (let i = 0; i < c.iters; i++) c.step();
-      c.times.push((performance.now() - t0) / c.iters);
-    }
-  }
+  measure(configs);
   const d = median(configs[0].times);
   console.log(`\n${engine.description}; one TD3 update (obs 17, act 6, 256-256, batch 256), ms, median of ${reps}`);
   console.log(`${'sparsifier'.padEnd(20)}${'ms'.padStart(8)}${'× dense'.padStart(10)}`);
@@ -179,13 +184,7 @@ function layerSection(): void {
         configs.push({ label: `${layer.method} b=${b}`, step, iters: calibrate(step), times: [], dispose: () => layer.dispose() });
       }
     }
-    for (let r = 0; r < reps; r++) {
-      for (const c of configs) {
-        const t0 = performance.now();
-        for (let i = 0; i < c.iters; i++) c.step();
-        c.times.push((performance.now() - t0) / c.iters);
-      }
-    }
+    measure(configs);
     const ms = (label: string) => median(configs.find((c) => c.label === label)!.times);
     const dense = ms('dense');
     blockSizes.forEach((b, k) => {
@@ -248,13 +247,7 @@ function criticSection(): void {
     };
     configs.push({ label: `circ b=${b}`, step: circStep, iters: calibrate(circStep), times: [], dispose: () => circ.dispose() });
   }
-  for (let r = 0; r < reps; r++) {
-    for (const c of configs) {
-      const t0 = performance.now();
-      for (let i = 0; i < c.iters; i++) c.step();
-      c.times.push((performance.now() - t0) / c.iters);
-    }
-  }
+  measure(configs);
   const ms = (label: string) => median(configs.find((c) => c.label === label)!.times);
   const d = ms('dense');
   console.log(`\n${engine.description}; TD3-shaped critic ${sizes.join('→')} (relu), batch ${batch}, ms per forward + backward (parameter gradients), median of ${reps}`);

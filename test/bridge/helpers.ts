@@ -3,17 +3,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { packageRoot } from '../../src/util/paths.js';
-import { Rng } from '../../src/util/rng.js';
 
 export const ROOT = packageRoot();
 export const VENV_PYTHON = join(ROOT, '.venv', 'bin', 'python');
 export const HAS_VENV = existsSync(VENV_PYTHON);
 
-/** A seeded uniform [0, 1) stream for test data (the project's `Rng`). */
-export function uniformStream(seed: number): () => number {
-  const rng = new Rng(seed);
-  return () => rng.uniform();
-}
+export { uniformStream } from '../helpers/random.js';
 
 /** Uniform float32 actions in [-1, 1). */
 export function randomActions(rand: () => number, n: number): Float32Array {

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { nativeSuite } from '../helpers/native-suite.js';
+import { uniformStream as rng } from '../helpers/random.js';
 
 import {
   BlockCirculantLinear,
   CIRCULANT_FFT_MIN_BLOCK_SIZE,
   resolveCirculantMethod,
 } from '../../src/nn/block-circulant-layer.js';
-import { nativeEngineAvailable } from '../../src/nn/native-engine.js';
 import {
   circulantLayout,
   foldCirculantGradient,
@@ -17,17 +18,6 @@ import {
 // Helpers: seeded RNG and a float64 reference built on materializeCirculant / foldCirculantGradient
 // ---------------------------------------------------------------------------------------------
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomArray(r: () => number, n: number): Float32Array {
   const a = new Float32Array(n);
@@ -107,12 +97,6 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
   expect(worst, `${what}: relative error ${worst} at ${at} (got ${actual[at]}, expected ${expected[at]})`).toBeLessThanOrEqual(tol);
 }
 
-const available = nativeEngineAvailable();
-const suite = available ? describe : describe.skip;
-
-if (!available) {
-  it.skip('native addon not built (npm run build:native): block-circulant layer tests skipped', () => {});
-}
 
 const SHAPES: [out: number, inF: number, b: number][] = [
   [8, 8, 4],
@@ -123,7 +107,7 @@ const SHAPES: [out: number, inF: number, b: number][] = [
 const BATCHES = [1, 5, 33];
 const METHODS = ['direct', 'fft'] as const;
 
-suite('BlockCirculantLinear', () => {
+nativeSuite('BlockCirculantLinear', () => {
   describe('matches a float64 dense reference (materializeCirculant / foldCirculantGradient)', () => {
     for (const [out, inF, b] of SHAPES) {
       for (const batch of BATCHES) {

@@ -1,7 +1,9 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
+import { nativeAvailable, nativeSuite } from '../helpers/native-suite.js';
+import { uniformStream as rng } from '../helpers/random.js';
 
 import type { Activation, Engine, Mlp, MlpSpec } from '../../src/nn/engine.js';
-import { createNativeEngine, defaultCirculantFftMinBatch, NativeMlp, nativeEngineAvailable } from '../../src/nn/native-engine.js';
+import { createNativeEngine, defaultCirculantFftMinBatch, NativeMlp } from '../../src/nn/native-engine.js';
 import {
   circulantLayout,
   expandBlockMask,
@@ -18,17 +20,6 @@ import {
  * normal kernels with the native fold (smaller batches).
  */
 
-/** mulberry32. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomArray(r: () => number, n: number, scale = 1): Float32Array {
   const a = new Float32Array(n);
@@ -120,21 +111,11 @@ function foldPlain(pair: Pair): void {
   });
 }
 
-const available = nativeEngineAvailable();
-const suite = available ? describe : describe.skip;
 
-if (!available) {
-  describe('native block-circulant MLP', () => {
-    it('the native addon is built', () => {
-      throw new Error('native addon not built: run `npm run setup` or `npm run build:native`');
-    });
-  });
-}
-
-suite('native MLP with block-circulant layers (setBlockCirculant)', () => {
+nativeSuite('native MLP with block-circulant layers (setBlockCirculant)', () => {
   // `auto`: the default FFT threshold (small batches on the normal kernels + native fold);
   // `fft`: the FFT at every batch.
-  const engines: Record<'auto' | 'fft', Engine> = available
+  const engines: Record<'auto' | 'fft', Engine> = nativeAvailable
     ? { auto: createNativeEngine({ threads: 2 }), fft: createNativeEngine({ threads: 2, circulantFftMinBatch: 1 }) }
     : ({} as Record<'auto' | 'fft', Engine>);
   const pairs: Pair[] = [];

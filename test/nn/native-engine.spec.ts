@@ -1,23 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { nativeAvailable, nativeSuite } from '../helpers/native-suite.js';
+import { uniformStream as rng } from '../helpers/random.js';
 
 import type { Activation, Engine, Mlp, MlpSpec } from '../../src/nn/engine.js';
-import { createNativeEngine, NativeMlp, nativeEngineAvailable } from '../../src/nn/native-engine.js';
+import { createNativeEngine, NativeMlp } from '../../src/nn/native-engine.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: seeded RNG, network init, float64 reference implementation
 // ---------------------------------------------------------------------------------------------
 
-/** mulberry32: small deterministic generator for test data. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randn(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
@@ -181,21 +172,11 @@ function reluPattern(net: Mlp, x: Float32Array, batch: number, weights?: Float64
     .join('|');
 }
 
-const available = nativeEngineAvailable();
-const suite = available ? describe : describe.skip;
-
-if (!available) {
-  describe('native engine', () => {
-    it('the native addon is built', () => {
-      throw new Error('native addon not built: run `npm run setup` or `npm run build:native`');
-    });
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 
-suite('native engine', () => {
-  const engine: Engine = available ? createNativeEngine({ threads: 2 }) : (undefined as unknown as Engine);
+nativeSuite('native engine', () => {
+  const engine: Engine = nativeAvailable ? createNativeEngine({ threads: 2 }) : (undefined as unknown as Engine);
 
   it('describes itself', () => {
     expect(engine.name).toBe('native');
