@@ -493,48 +493,32 @@ void CirculantLayer::buildActiveLists(const float* mask) {
   auto on = [&](int i, int j) { return active_[i * ib_ + j] != 0; };
   activeCount_ = 0;
   for (int k = 0; k < nb; ++k) activeCount_ += active_[k];
-  // Groups of output block rows: entries (block of the group's first row, j) where any row of
-  // the group is active.
-  auto rowGroups = [&](int rowsPerGroup, std::vector<int>& ptr, std::vector<int>& blk, std::vector<int>& src) {
-    const int groups = (ob_ + rowsPerGroup - 1) / rowsPerGroup;
-    ptr.assign(groups + 1, 0);
+  // Groups of `per` consecutive block rows (transpose = false: forward products, weight
+  // gradients) or block columns (transpose = true: input gradients): for each group, the
+  // entries (block of the group's first row / column, other index) where any member is active.
+  auto groups = [&](bool transpose, int per, std::vector<int>& ptr, std::vector<int>& blk, std::vector<int>& src) {
+    const int count = transpose ? ib_ : ob_, other = transpose ? ob_ : ib_;
+    const int n = (count + per - 1) / per;
+    ptr.assign(n + 1, 0);
     blk.clear();
     src.clear();
-    blk.reserve(size_t(groups) * ib_);
-    src.reserve(size_t(groups) * ib_);
-    for (int g = 0; g < groups; ++g) {
-      const int i0 = g * rowsPerGroup, i1 = std::min(ob_, i0 + rowsPerGroup);
-      for (int j = 0; j < ib_; ++j) {
+    blk.reserve(size_t(n) * other);
+    src.reserve(size_t(n) * other);
+    for (int g = 0; g < n; ++g) {
+      const int m0 = g * per, m1 = std::min(count, m0 + per);
+      for (int o = 0; o < other; ++o) {
         bool any = false;
-        for (int i = i0; i < i1; ++i) any = any || on(i, j);
+        for (int m = m0; m < m1; ++m) any = any || (transpose ? on(o, m) : on(m, o));
         if (!any) continue;
-        blk.push_back(i0 * ib_ + j);
-        src.push_back(j);
+        blk.push_back(transpose ? o * ib_ + m0 : m0 * ib_ + o);
+        src.push_back(o);
       }
       ptr[g + 1] = static_cast<int>(blk.size());
     }
   };
-  rowGroups(kMacRows, fwdPtr_, fwdBlk_, fwdSrc_);
-  rowGroups(kDcRows, dcPtr_, dcBlk_, dcSrc_);
-  // Groups of kMacRows input block columns (input gradient): entries (block of the group's
-  // first column, i) where any column of the group is active.
-  const int bg = (ib_ + kMacRows - 1) / kMacRows;
-  bwdPtr_.assign(bg + 1, 0);
-  bwdBlk_.clear();
-  bwdSrc_.clear();
-  bwdBlk_.reserve(size_t(bg) * ob_);
-  bwdSrc_.reserve(size_t(bg) * ob_);
-  for (int g = 0; g < bg; ++g) {
-    const int j0 = g * kMacRows, j1 = std::min(ib_, j0 + kMacRows);
-    for (int i = 0; i < ob_; ++i) {
-      bool any = false;
-      for (int j = j0; j < j1; ++j) any = any || on(i, j);
-      if (!any) continue;
-      bwdBlk_.push_back(i * ib_ + j0);
-      bwdSrc_.push_back(i);
-    }
-    bwdPtr_[g + 1] = static_cast<int>(bwdBlk_.size());
-  }
+  groups(false, kMacRows, fwdPtr_, fwdBlk_, fwdSrc_);
+  groups(false, kDcRows, dcPtr_, dcBlk_, dcSrc_);
+  groups(true, kMacRows, bwdPtr_, bwdBlk_, bwdSrc_);
   listsBuilt_ = true;
 }
 
@@ -645,45 +629,58 @@ void CirculantLayer::weightSpectra(float* cT, float* cf) {
   spectra(ws, *plan_, scratch_, cT, cf, 1, nbPad, nbPad, b);
 }
 
-void CirculantLayer::forwardProducts(const float* cf, const float* X, int bpad, const float* bias, Act act,
-                                     float* yT) {
+template <bool FWD, class Epi>
+void CirculantLayer::productTiles(const float* cf, const float* S, int bpad, float* dstT, Epi&& epi) {
   Workspace& ws = ctx_->ws;
   const RealFftPlan& plan = *plan_;
   const int b = b_, nbPad = roundUp(ob_ * ib_, VW);
-  // Y_i = Σ_j conj(Cf_ij) X_j, inverse FFT, + bias, activation; rows beyond `out` are dropped.
+  // Members: output block rows (FWD) or input block columns; S holds `sBlocks` block spectra.
+  const int members = FWD ? ob_ : ib_, sBlocks = FWD ? ib_ : ob_, limit = FWD ? out_ : in_;
+  const ptrdiff_t rstride = FWD ? ib_ : 1;  // Cf block step from one member to the next
+  const std::vector<int>& ptr = FWD ? fwdPtr_ : bwdPtr_;
+  const int* blk = FWD ? fwdBlk_.data() : bwdBlk_.data();
+  const int* src = FWD ? fwdSrc_.data() : bwdSrc_.data();
   const int nvTotal = bpad / VW, tiles = (nvTotal + kTileVecs - 1) / kTileVecs;
   const float scale = 1.0f / b;
-  const double work = double(activeCount_) * (2 * b) * bpad + double(ob_) * b * 5.0 * bpad;
-  const int groups = (ob_ + kMacRows - 1) / kMacRows;
+  const double work = double(activeCount_) * (2 * b) * bpad + double(members) * b * 5.0 * bpad;
+  const int groups = (members + kMacRows - 1) / kMacRows;
   forRanges(ws, groups * tiles, ws.threads() > 1 && work >= kMinParallelWork, [&](int beg, int end, int t) {
     float* spec = threadScratch(t, size_t(kMacRows + 1) * b * kTileFloats);
     float* z = spec + size_t(kMacRows) * b * kTileFloats;
     for (int item = beg; item < end; ++item) {
-      // tile-major: consecutive items reuse the same input-spectrum tile (cache)
+      // tile-major: consecutive items reuse the same source-spectrum tile (cache)
       const int tile = item / groups, g = item % groups;
       const int v0 = tile * kTileVecs, nv = std::min(kTileVecs, nvTotal - v0);
-      const int i0 = g * kMacRows, rows = std::min(kMacRows, ob_ - i0);
-      const int e0 = fwdPtr_[g], n = fwdPtr_[g + 1] - e0;
+      const int m0 = g * kMacRows, count = std::min(kMacRows, members - m0);
+      const int e0 = ptr[g], n = ptr[g + 1] - e0;
       withNv(nv, [&](auto c) {
         constexpr int NV = decltype(c)::value;
         constexpr ptrdiff_t ld = NV * VW;
         const ptrdiff_t ldr = ptrdiff_t(b) * ld;
-        if (rows == kMacRows)
-          macTile<NV, kMacRows, true>(b, cf, nbPad, fwdBlk_.data() + e0, fwdSrc_.data() + e0, n, ib_, X + v0 * VW,
-                                      ptrdiff_t(ib_) * bpad, bpad, spec, ld, ldr);
+        if (count == kMacRows)
+          macTile<NV, kMacRows, FWD>(b, cf, nbPad, blk + e0, src + e0, n, rstride, S + v0 * VW,
+                                     ptrdiff_t(sBlocks) * bpad, bpad, spec, ld, ldr);
         else
-          macTile<NV, 1, true>(b, cf, nbPad, fwdBlk_.data() + e0, fwdSrc_.data() + e0, n, ib_, X + v0 * VW,
-                               ptrdiff_t(ib_) * bpad, bpad, spec, ld, ldr);
-        for (int r = 0; r < rows; ++r) {
-          const int i = i0 + r;
-          TileEpi ep;
-          ep.bias = bias ? bias + i * b : nullptr;
-          ep.act = act;
-          irfftTile<NV>(plan, spec + r * ldr, ld, yT + size_t(i) * b * bpad + v0 * VW, bpad,
-                        std::min(b, out_ - i * b), ep, scale, z);
+          macTile<NV, 1, FWD>(b, cf, nbPad, blk + e0, src + e0, n, rstride, S + v0 * VW, ptrdiff_t(sBlocks) * bpad,
+                              bpad, spec, ld, ldr);
+        for (int r = 0; r < count; ++r) {
+          const int m = m0 + r;
+          irfftTile<NV>(plan, spec + r * ldr, ld, dstT + size_t(m) * b * bpad + v0 * VW, bpad,
+                        std::min(b, limit - m * b), epi(m, v0), scale, z);
         }
       });
     }
+  });
+}
+
+void CirculantLayer::forwardProducts(const float* cf, const float* X, int bpad, const float* bias, Act act,
+                                     float* yT) {
+  // Y_i = Σ_j conj(Cf_ij) X_j, inverse FFT, + bias, activation; rows beyond `out` are dropped.
+  productTiles<true>(cf, X, bpad, yT, [&](int i, int) {
+    TileEpi ep;
+    ep.bias = bias ? bias + i * b_ : nullptr;
+    ep.act = act;
+    return ep;
   });
 }
 
@@ -692,53 +689,27 @@ void CirculantLayer::backwardCore(const float* dyT, int validRows, float* dxT, c
   Workspace& ws = ctx_->ws;
   const RealFftPlan& plan = *plan_;
   const int bpad = cacheBpad_, b = b_, nb = ob_ * ib_, nbPad = roundUp(nb, VW);
-  const int nvTotal = bpad / VW, tiles = (nvTotal + kTileVecs - 1) / kTileVecs;
+  const int nvTotal = bpad / VW;
   const float scale = 1.0f / b;
-  const float* cf = cf_.data();
   const float* X = specX_.data();
   // Output-gradient spectra DY [b][outBlocks][bpad].
   float* DY = specDy_.ensure(size_t(b) * ob_ * bpad);
   spectra(ws, plan, scratch_, dyT, DY, ob_, bpad, bpad, validRows);
-  const double macWork = double(activeCount_) * (2 * b) * bpad;
 
   if (dxT) {
     // DX_j = Σ_i Cf_ij DY_i, inverse FFT, epilogue; rows beyond `in` dropped.
-    const double work = macWork + double(ib_) * b * 5.0 * bpad;
-    const int groups = (ib_ + kMacRows - 1) / kMacRows;
-    forRanges(ws, groups * tiles, ws.threads() > 1 && work >= kMinParallelWork, [&](int beg, int end, int t) {
-      float* spec = threadScratch(t, size_t(kMacRows + 1) * b * kTileFloats);
-      float* z = spec + size_t(kMacRows) * b * kTileFloats;
-      for (int item = beg; item < end; ++item) {
-        const int tile = item / groups, g = item % groups;
-        const int v0 = tile * kTileVecs, nv = std::min(kTileVecs, nvTotal - v0);
-        const int j0 = g * kMacRows, cols = std::min(kMacRows, ib_ - j0);
-        const int e0 = bwdPtr_[g], n = bwdPtr_[g + 1] - e0;
-        withNv(nv, [&](auto c) {
-          constexpr int NV = decltype(c)::value;
-          constexpr ptrdiff_t ld = NV * VW;
-          const ptrdiff_t ldr = ptrdiff_t(b) * ld;
-          if (cols == kMacRows)
-            macTile<NV, kMacRows, false>(b, cf, nbPad, bwdBlk_.data() + e0, bwdSrc_.data() + e0, n, 1, DY + v0 * VW,
-                                         ptrdiff_t(ob_) * bpad, bpad, spec, ld, ldr);
-          else
-            macTile<NV, 1, false>(b, cf, nbPad, bwdBlk_.data() + e0, bwdSrc_.data() + e0, n, 1, DY + v0 * VW,
-                                  ptrdiff_t(ob_) * bpad, bpad, spec, ld, ldr);
-          for (int r = 0; r < cols; ++r) {
-            const int j = j0 + r;
-            TileEpi ep;
-            if (aux && auxOp != AuxOp::None) {
-              ep.aux = aux + size_t(j) * b * bpad + v0 * VW;
-              ep.ldaux = bpad;
-              ep.op = auxOp;
-            }
-            irfftTile<NV>(plan, spec + r * ldr, ld, dxT + size_t(j) * b * bpad + v0 * VW, bpad,
-                          std::min(b, in_ - j * b), ep, scale, z);
-          }
-        });
+    productTiles<false>(cf_.data(), DY, bpad, dxT, [&](int j, int v0) {
+      TileEpi ep;
+      if (aux && auxOp != AuxOp::None) {
+        ep.aux = aux + size_t(j) * b * bpad + v0 * VW;
+        ep.ldaux = bpad;
+        ep.op = auxOp;
       }
+      return ep;
     });
   }
   if (!dVectors) return;
+  const double macWork = double(activeCount_) * (2 * b) * bpad;
 
   // dCf_ij = Σ_batch conj(DY_i) X_j  ([b][nbPad], zero on pruned blocks), then
   // dc_ij = IDFT(dCf_ij), computed with blocks as the vector dimension.

@@ -118,6 +118,14 @@ class CirculantLayer {
   void weightSpectra(float* cT, float* cf);
   /** yT rows < out = epilogue(IDFT(Σ_j conj(Cf_ij) X_j)) + bias, act. */
   void forwardProducts(const float* cf, const float* X, int bpad, const float* bias, Act act, float* yT);
+  /**
+   * Tiled frequency-domain products, then per member m the inverse FFT into dstT rows m·b.. (rows
+   * beyond out/in dropped) with the TileEpi that epi(m, v0) returns for batch column v0·VW.
+   * FWD: members are output block rows, Y_i = Σ_j conj(Cf_ij) S_j (S = X, [b][inBlocks][bpad]);
+   * otherwise input block columns, DX_j = Σ_i Cf_ij S_i (S = DY, [b][outBlocks][bpad]).
+   */
+  template <bool FWD, class Epi>
+  void productTiles(const float* cf, const float* S, int bpad, float* dstT, Epi&& epi);
   /** Shared FFT backward on feature-major dyT (rows >= validRows read as zero). */
   void backwardCore(const float* dyT, int validRows, float* dxT, const float* aux, AuxOp auxOp, float* dVectors);
   /** cT[t·ldc + blk] = c_blk[t] read from a materialised block-circulant W [out][in]. */
