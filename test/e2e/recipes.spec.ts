@@ -4,27 +4,13 @@ import { readConfigFile } from '../../src/config/validate.js';
 import { PluginRegistry } from '../../src/plugin/plugin-registry.js';
 import { packageRoot } from '../../src/util/paths.js';
 import { merge, runRecipe, type Json } from '../helpers/recipe-run.js';
-
-const tiny = { totalSteps: 400, evaluation: { interval: 400, episodes: 1 }, checkpoint: { interval: 400 }, output: { progress: 'none' }, runtime: { engine: 'auto' } };
-const tinyAgent = { agent: { learningStarts: 100, batchSize: 32, hiddenSizes: [32, 32] } };
-const riglTiny = { sparsifier: { topologyUpdate: { interval: 50, endStep: { actor: 150, critic: 300 } } } };
-
-/** One recipe per method (Hopper-v5: cheap, early terminations), shrunk so every mechanism fires. */
-const recipes: [string, Json][] = [
-  ['rlx2-td3', merge(riglTiny, { agent: { nStep: { delayIterations: 50 } }, replayBuffer: { capacity: 10000, minSize: 50, checkInterval: 100, oldestK: 64, threshold: 0 } })],
-  ['rlx2-sac', merge(riglTiny, { sparsifier: { topologyUpdate: { endStep: { actor: 300 } } }, agent: { nStep: { delayIterations: 50 } }, replayBuffer: { capacity: 10000, minSize: 50, checkInterval: 100, oldestK: 64, threshold: 0 } })],
-  ['ds-td3', { sparsifier: { interval: 50, stopAt: 250 }, replayBuffer: { capacity: 10000 } }],
-  ['rigl-td3', merge(riglTiny, { replayBuffer: { capacity: 10000 } })],
-  ['set-td3', merge(riglTiny, { replayBuffer: { capacity: 10000 } })],
-  ['static-erk-td3', { replayBuffer: { capacity: 10000 } }],
-  ['dense-td3', { replayBuffer: { capacity: 10000 } }],
-];
+import { methodRecipes as recipes, tiny } from '../helpers/recipes.js';
 
 describe('recipes in configs/ run end to end (real MuJoCo through the bridge, tiny overrides)', async () => {
   const registry = await PluginRegistry.load();
 
   it.each(recipes)('%s', async (method, overrides) => {
-    const raw = merge(merge(merge(readConfigFile(join(packageRoot(), 'configs', method, 'hopper-v5.json')) as Json, tiny), tinyAgent), overrides);
+    const raw = merge(merge(readConfigFile(join(packageRoot(), 'configs', method, 'hopper-v5.json')) as Json, tiny), overrides);
     const { result, records, summary } = await runRecipe(registry, raw, `recipe-${method}`);
     expect(result.steps).toBe(400);
     expect(summary.flops['flops/train_ratio']).toBeGreaterThan(0);

@@ -8,27 +8,7 @@ import { nmMaxGroupNonZeros } from '../../src/sparse/nm.js';
 import { readSafetensors } from '../../src/train/safetensors.js';
 import { packageRoot } from '../../src/util/paths.js';
 import { merge, runRecipe, type Json } from '../helpers/recipe-run.js';
-
-// 400 env steps, 300 gradient iterations (learningStarts 100), one evaluation and checkpoint at the end
-const tiny = {
-  totalSteps: 400, evaluation: { interval: 400, episodes: 1 }, checkpoint: { interval: 400 }, output: { progress: 'none' },
-  agent: { learningStarts: 100, batchSize: 32, hiddenSizes: [32, 32] }, replayBuffer: { capacity: 10000 },
-};
-
-/** Every structured / pruning recipe in configs/ [file, overrides]: mask updates / pruning points happen inside 300 iterations. */
-const recipes: [string, Json][] = [
-  ['rnm-td3/halfcheetah-v5-2of4.json', { sparsifier: { maskInterval: 50 } }],
-  ['rnm-td3/halfcheetah-v5-1of4.json', { sparsifier: { maskInterval: 50 } }],
-  ['rnm-td3/halfcheetah-v5-1of8.json', { sparsifier: { maskInterval: 50, gradMode: 'ste' } }],
-  ['rnm-td3/ant-v5-2of4.json', { sparsifier: { maskInterval: 50 } }],
-  ['rnm-td3/ant-v5-1of4.json', { sparsifier: { maskInterval: 50, targetMode: 'own' } }],
-  ['rnm-td3/ant-v5-1of8.json', { sparsifier: { maskInterval: 50, gradMode: 'srste', targetMode: 'own' } }],
-  ['gradual-pruning/halfcheetah-v5.json', { sparsifier: { startStep: 50, endStep: 250, pruningInterval: 50 } }],
-  ['gradual-pruning/humanoid-v5.json', { sparsifier: { startStep: 50, endStep: 250, pruningInterval: 50, mode: 'iterative' } }],
-  // evaluations every 100 steps feed the reward-aware controller; topology points every 50 updates
-  ['gst/halfcheetah-v5.json', { evaluation: { interval: 100 }, sparsifier: { warmup: 0, pruneInterval: 50, increase: 0.2 } }],
-  ['gst/humanoid-v5.json', { sparsifier: { controller: 'linear-ramp', warmup: 0, rampEnd: 250, pruneInterval: 50 } }],
-];
+import { structuredRecipes as recipes, tiny } from '../helpers/recipes.js';
 
 const networks = ['actor', 'actorTarget', 'critic1', 'critic2', 'critic1Target', 'critic2Target'];
 
