@@ -1,5 +1,5 @@
 /**
- * Times one TD3-shaped gradient update on the tfjs engine (design.md §4), per backend.
+ * Times one TD3-shaped gradient update on the tfjs engine (docs/architecture.md §4), per backend.
  *
  * One update = target policy + twin target critics (predict), twin critics forward + backward +
  * Adam, actor forward → critic 1 forward → critic 1 backward with input gradient → actor backward

@@ -31,7 +31,7 @@ export interface SacOptions {
   readonly logStdMax: number;
   /** `tanh`: smooth rescaling into the bounds (RLx2 [R-code]); `clamp`: hard clip. */
   readonly logStdBounding: 'tanh' | 'clamp';
-  /** RLx2 delayed multi-step TD target with entropy terms (methods.md §1.b SAC); n = 1 is off. */
+  /** RLx2 delayed multi-step TD target with entropy terms (docs/methods.md §1.b SAC); n = 1 is off. */
   readonly nStep: NStepOptions;
 }
 

@@ -22,7 +22,7 @@ export interface Td3Options {
   readonly policyDelay: number;
   readonly explorationNoise: number;
   readonly learningStarts: number;
-  /** RLx2 delayed multi-step TD target (methods.md §1.b.3); absent or n = 1 is off. */
+  /** RLx2 delayed multi-step TD target (docs/methods.md §1.b.3); absent or n = 1 is off. */
   readonly nStep?: NStepOptions;
 }
 

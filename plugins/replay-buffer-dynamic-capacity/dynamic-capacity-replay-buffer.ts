@@ -26,7 +26,7 @@ export interface DynamicCapacityOptions {
 
 /**
  * RLx2's dynamic-capacity FIFO replay buffer (Tan et al. 2023, [R-code] `train.py` +
- * `DST/utils.py::ReplayBuffer`; methods.md §1.b.9, §7.1–2): a uniform ring whose left pointer can
+ * `DST/utils.py::ReplayBuffer`; docs/methods.md §1.b.9, §7.1–2): a uniform ring whose left pointer can
  * move, so that the oldest data, collected by policies too far from the current one, are
  * dropped. Each transition also keeps `actionMean` (`[actDim]`, the noise-free normalised policy
  * action at collection time; the trainer fills it). Every `checkInterval` env steps
@@ -89,7 +89,7 @@ export class DynamicCapacityReplayBuffer extends UniformReplayBuffer {
   }
 
   /**
-   * The periodic check (methods.md §1.b.9): runs when `step` crosses a multiple of
+   * The periodic check (docs/methods.md §1.b.9): runs when `step` crosses a multiple of
    * `checkInterval` ([R-code] `(t+1) % 1e4 == 0`, warm-up included).
    * @param step env steps done so far
    * @param policy current noise-free policy, normalised actions

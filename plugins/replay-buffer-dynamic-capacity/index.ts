@@ -7,7 +7,7 @@ import { DynamicCapacityReplayBuffer, type DynamicCapacityOptions } from './dyna
 const manifest: PluginManifest<DynamicCapacityOptions> = {
   id: 'replay-buffer.dynamic-capacity',
   kind: 'replay-buffer',
-  description: 'RLx2 dynamic-capacity FIFO buffer: drops the oldest data when the policy has moved away from them (methods.md §1.b.9)',
+  description: 'RLx2 dynamic-capacity FIFO buffer: drops the oldest data when the policy has moved away from them (docs/methods.md §1.b.9)',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,

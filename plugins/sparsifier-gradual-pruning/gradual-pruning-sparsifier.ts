@@ -29,7 +29,7 @@ export interface GradualPruningOptions {
 }
 
 /**
- * Dense-to-sparse magnitude pruning (methods.md §5.4–5.5), unstructured and per layer.
+ * Dense-to-sparse magnitude pruning (docs/methods.md §5.4–5.5), unstructured and per layer.
  *
  * - Allocation: each group's final sparsity s_f (`actorSparsity`; `criticSparsity` pooled over
  *   both Q-heads) is split over its layers with `layerSparsities` — ERK by default, as Graesser

@@ -8,7 +8,7 @@ const sparsity = (what: string) => ({ type: 'number', minimum: 0, exclusiveMaxim
 const manifest: PluginManifest<GradualPruningOptions> = {
   id: 'sparsifier.gradual-pruning',
   kind: 'sparsifier',
-  description: 'Dense-to-sparse magnitude pruning: Zhu & Gupta cubic schedule or iterative fixed-fraction pruning, per layer, ERK allocation (methods.md §5.4–5.5)',
+  description: 'Dense-to-sparse magnitude pruning: Zhu & Gupta cubic schedule or iterative fixed-fraction pruning, per layer, ERK allocation (docs/methods.md §5.4–5.5)',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,

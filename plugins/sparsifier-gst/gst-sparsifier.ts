@@ -13,7 +13,7 @@ import type { Rng } from '../../src/util/rng.js';
 import { RewardAwareController, type ControllerState, type RewardControllerOptions } from './reward-aware-controller.js';
 
 /**
- * GST's "selective" use of weight grouping and pruning (methods.md §9.1–9.2.3):
+ * GST's "selective" use of weight grouping and pruning (docs/methods.md §9.1–9.2.3):
  * - `circulant-only`: every eligible layer stays block-circulant (compression 1 − 1/b), no pruning;
  * - `circ+blockprune` (default): block-circulant, and whole blocks are pruned by block norm
  *   toward the controller's target block sparsity S (compression 1 − (1 − S)/b);
@@ -22,7 +22,7 @@ import { RewardAwareController, type ControllerState, type RewardControllerOptio
  */
 export type GstMode = 'circulant-only' | 'circ+blockprune' | 'circ→unstructured';
 
-/** Options of `sparsifier.gst` (defaults in the plugin schema; every value ours, methods.md §9.2). */
+/** Options of `sparsifier.gst` (defaults in the plugin schema; every value ours, docs/methods.md §9.2). */
 export interface GstOptions extends RewardControllerOptions {
   /** Block size b. */
   readonly blockSize: number;
@@ -71,7 +71,7 @@ interface GstLayer {
 /**
  * GST — Group-Sparse Training (Lee, Kim, Kim, Jo, Yoo 2021, arXiv 2101.09650): block-circulant
  * compression from step 0 plus reward-aware pruning. The paper's body and code are unavailable;
- * this is our documented reconstruction (methods.md §3 and §9.2), every unknown an option.
+ * this is our documented reconstruction (docs/methods.md §3 and §9.2), every unknown an option.
  *
  * **Parameterisation** (`src/sparse/block-circulant.ts`): each eligible layer `W [out, in]` is tiled
  * into b×b blocks, block (i, j) is `g_ij · circ(c_ij)`, `W[i·b+r, j·b+s] = g_ij·c_ij[(s − r) mod b]`.

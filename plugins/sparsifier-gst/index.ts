@@ -8,7 +8,7 @@ const fraction = (what: string, def: number) => ({ type: 'number', minimum: 0, e
 const manifest: PluginManifest<GstOptions> = {
   id: 'sparsifier.gst',
   kind: 'sparsifier',
-  description: 'GST: block-circulant layers from step 0, block pruning by block norm, reward-aware target sparsity (arXiv 2101.09650; our reconstruction, methods.md §3, §9.2)',
+  description: 'GST: block-circulant layers from step 0, block pruning by block norm, reward-aware target sparsity (arXiv 2101.09650; our reconstruction, docs/methods.md §3, §9.2)',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,

@@ -1,4 +1,4 @@
-/** Options of the reward-aware target-sparsity controller (methods.md §9.2.5; all ours, GST's values are UNKNOWN). */
+/** Options of the reward-aware target-sparsity controller (docs/methods.md §9.2.5; all ours, GST's values are UNKNOWN). */
 export interface RewardControllerOptions {
   /** δ: an evaluation passes when `R̄ ≥ R* − δ·|R*|` (R* best mean return so far). */
   readonly tolerance: number;
@@ -36,7 +36,7 @@ const tidy = (x: number) => Math.round(x * 1e12) / 1e12;
 
 /**
  * GST's reward-aware pruning (Lee et al. 2021, arXiv 2101.09650: "adapts the target sparsity
- * dynamically for stable training"); the rule is our reconstruction, methods.md §9.2.5:
+ * dynamically for stable training"); the rule is our reconstruction, docs/methods.md §9.2.5:
  *
  * at each evaluation with mean return R̄ and gradient-iteration clock t, with R* the best mean
  * return of the evaluations since the warm-up before it (none: the evaluation passes):

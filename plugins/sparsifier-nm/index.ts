@@ -6,7 +6,7 @@ import { NmSparsifier, type NmOptions } from './nm-sparsifier.js';
 const manifest: PluginManifest<NmOptions> = {
   id: 'sparsifier.nm',
   kind: 'sparsifier',
-  description: 'RNM-TD3 N:M semi-structured sparsity on every layer of actor, critics and targets, periodic magnitude re-projection, SAD logging (methods.md §4, §9.4)',
+  description: 'RNM-TD3 N:M semi-structured sparsity on every layer of actor, critics and targets, periodic magnitude re-projection, SAD logging (docs/methods.md §4, §9.4)',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,
@@ -14,7 +14,7 @@ const manifest: PluginManifest<NmOptions> = {
     properties: {
       n: { type: 'integer', minimum: 1, description: 'N: weights kept in every group of M consecutive inputs of a row (must be < m).' },
       m: { type: 'integer', minimum: 2, description: 'M: group length along the input dimension (2:4 → 50 % sparsity, 1:4 → 75 %, 1:8 → 87.5 %).' },
-      maskInterval: { type: 'integer', minimum: 0, default: 10000, description: 'Re-project the masks every this many updates of a group (critic: gradient iterations; actor: actor updates); 0 = never (ours, methods.md §9.4.4).' },
+      maskInterval: { type: 'integer', minimum: 0, default: 10000, description: 'Re-project the masks every this many updates of a group (critic: gradient iterations; actor: actor updates); 0 = never (ours, docs/methods.md §9.4.4).' },
       gradMode: {
         enum: ['masked-retain', 'ste', 'srste'], default: 'masked-retain',
         description: 'masked-retain: masked gradient, dense weights kept with pruned entries frozen; ste: straight-through (all of W̃ updated); srste: ste + λ(1−M)⊙W̃ (Zhou et al. 2021).',

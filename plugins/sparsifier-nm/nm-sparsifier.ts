@@ -6,7 +6,7 @@ import { sparsityMetrics } from '../../src/sparse/sparsity-metrics.js';
 import type { Rng } from '../../src/util/rng.js';
 
 /**
- * How the gradient reaches the dense weights W̃ (methods.md §9.3–9.4.3):
+ * How the gradient reaches the dense weights W̃ (docs/methods.md §9.3–9.4.3):
  * - `masked-retain`: update `g ⊙ M`; pruned entries of W̃ are frozen (kept, not zeroed) so a later
  *   re-projection can swap them back in.
  * - `ste`: straight-through estimator — the gradient w.r.t. the projected weight `W̃ ⊙ M` is
@@ -19,7 +19,7 @@ import type { Rng } from '../../src/util/rng.js';
 export type NmGradMode = 'masked-retain' | 'ste' | 'srste';
 
 /**
- * Trailing partial group when `in % M ≠ 0` (methods.md §4.b.2, §9.4.1; the paper's choice is
+ * Trailing partial group when `in % M ≠ 0` (docs/methods.md §4.b.2, §9.4.1; the paper's choice is
  * UNKNOWN):
  * - `pad`: the row is padded virtually to a multiple of M with entries that are never kept, so
  *   a partial group of t < M entries keeps min(N, t) (`nmMask`);
@@ -64,7 +64,7 @@ const key = (net: Mlp, index: number) => `${net.layers[index].name}.weight`;
 
 /**
  * RNM-TD3 N:M semi-structured sparse training (Vrce, Kassler, Aydos 2026, arXiv 2602.14578;
- * our reconstruction, methods.md §4 and §9.4): every eligible layer `W [out, in]` of the actor,
+ * our reconstruction, docs/methods.md §4 and §9.4): every eligible layer `W [out, in]` of the actor,
  * both critics and (through the target mode) their targets carries the mask `M = P_{N:M}(W̃)`:
  * in each row, each group of M consecutive inputs keeps its N largest |w̃| (ties to the lower
  * index, `nmMask`). Biases are never masked.

@@ -9,7 +9,7 @@ const staticProps = (staticManifest.optionsSchema as { properties: Record<string
 const manifest: PluginManifest<RigLOptions> = {
   id: 'sparsifier.rigl',
   kind: 'sparsifier',
-  description: 'RigL / RLx2 topology: magnitude drop, dense-gradient (or random) grow, cosine drop fraction (methods.md §1.b.7, §5.2)',
+  description: 'RigL / RLx2 topology: magnitude drop, dense-gradient (or random) grow, cosine drop fraction (docs/methods.md §1.b.7, §5.2)',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,

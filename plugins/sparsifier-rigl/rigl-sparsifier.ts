@@ -26,7 +26,7 @@ export interface RigLOptions extends StaticOptions {
 
 /**
  * Dynamic sparse training with RigL's rule (Evci et al. 2020) as RLx2 runs it (Tan et al. 2023,
- * methods.md §1.b.5–7): initial masks as `static`; every ΔT calls of a group's update (separate
+ * docs/methods.md §1.b.5–7): initial masks as `static`; every ΔT calls of a group's update (separate
  * counters for actor and critic), drop the ⌊ζ_t·n⌋ smallest-|W| active weights of every masked
  * layer and grow as many by |dense gradient| of the current minibatch (or at random), zero-init
  * grown weights; ζ_t cosine-annealed to 0 at T_end; targets share the online masks.

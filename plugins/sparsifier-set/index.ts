@@ -3,11 +3,11 @@ import { Sparsifier } from '../../src/core/sparsifier.js';
 import type { PluginManifest } from '../../src/plugin/plugin-manifest.js';
 import { SetSparsifier, type SetOptions } from './set-sparsifier.js';
 
-/** `sparsifier.set`: SET with ER masks as in DS-TD3 (Sokar et al. 2022), methods.md §2.b. */
+/** `sparsifier.set`: SET with ER masks as in DS-TD3 (Sokar et al. 2022), docs/methods.md §2.b. */
 const manifest: PluginManifest<SetOptions> = {
   id: 'sparsifier.set',
   kind: 'sparsifier',
-  description: 'SET / DS-TD3: Bernoulli ER masks with per-layer λ, drop η of the weights nearest zero per sign, random regrow (methods.md §2.b, §5.3)',
+  description: 'SET / DS-TD3: Bernoulli ER masks with per-layer λ, drop η of the weights nearest zero per sign, random regrow (docs/methods.md §2.b, §5.3)',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,

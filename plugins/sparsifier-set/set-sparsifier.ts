@@ -41,7 +41,7 @@ export function erMask(outFeatures: number, inFeatures: number, lambda: number, 
 
 /**
  * One SET adaptation of layer `index` (Mocanu et al. 2018; DS-TD3 [S-paper] Alg. 2,
- * [S-code] `changeConnectivitySET`; methods.md §2.b.5): among the active weights drop the
+ * [S-code] `changeConnectivitySET`; docs/methods.md §2.b.5): among the active weights drop the
  * ⌊η·#positive⌋ smallest positive ones, the ⌊η·#negative⌋ negative ones nearest zero, and every
  * active weight that is exactly 0 (as the code's thresholding does); then, unless `pruneOnly`,
  * regrow `targetCount − kept` connections uniformly at random among the inactive positions (a
@@ -100,7 +100,7 @@ export function setPruneAndRegrow(
 }
 
 /**
- * DS-TD3 "MaintainSparsity" ([S-paper] Alg. 3; methods.md §2.b.4): after a plain Polyak update the
+ * DS-TD3 "MaintainSparsity" ([S-paper] Alg. 3; docs/methods.md §2.b.4): after a plain Polyak update the
  * target layer keeps only its `count` largest-|w| non-zero entries (ties kept by lower index);
  * the result becomes the target's own mask. With at most `count` non-zeros the mask is just the
  * non-zero pattern (O(n), the usual case between topology changes).
@@ -141,7 +141,7 @@ export function keepTopMagnitude(target: Mlp, index: number, count: number): voi
 
 /**
  * SET for deep RL as DS-TD3 runs it (Sokar et al. 2022, "Dynamic Sparse Training for Deep
- * Reinforcement Learning"; methods.md §2.b): Bernoulli ER masks with an explicit λ per hidden-
+ * Reinforcement Learning"; docs/methods.md §2.b): Bernoulli ER masks with an explicit λ per hidden-
  * producing layer of the actor and of each critic (output layers dense, biases dense); every
  * `interval` iterations at `offset` (counted by the critic's updates, one per iteration) a SET
  * adaptation of every masked layer of both groups, after that group's optimizer step; each

@@ -6,7 +6,7 @@ import { StaticSparsifier, type StaticOptions } from './static-sparsifier.js';
 const manifest: PluginManifest<StaticOptions> = {
   id: 'sparsifier.static',
   kind: 'sparsifier',
-  description: 'Static sparse training: uniform / ER / ERK masks fixed at initialisation (methods.md §5.1)',
+  description: 'Static sparse training: uniform / ER / ERK masks fixed at initialisation (docs/methods.md §5.1)',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,

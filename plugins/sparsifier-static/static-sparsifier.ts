@@ -15,7 +15,7 @@ export interface StaticOptions {
 }
 
 /**
- * Static sparse training (methods.md §5.1): masks chosen once at initialisation, never changed.
+ * Static sparse training (docs/methods.md §5.1): masks chosen once at initialisation, never changed.
  * Per group (actor; critic = both Q-heads pooled, as RLx2 [R-code] `sparse_set` does) the layer
  * sparsities come from `layerSparsities` (uniform or ERK) and each layer keeps exactly
  * `N − ⌊S_l·N⌋` weights, chosen at random (`maskInit: random`, Graesser et al. 2022) or by

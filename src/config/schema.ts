@@ -20,7 +20,7 @@ export function envelopeSchema(): JsonSchema {
 
 /**
  * The root schema: the envelope with each extension point a `oneOf` of the installed plugins'
- * option schemas, discriminated by `type` (design.md §3). A plugin's branch is its
+ * option schemas, discriminated by `type` (docs/architecture.md §3). A plugin's branch is its
  * `optionsSchema` plus `type: { const: <name> }`, required.
  */
 export function composeRootSchema(registry: PluginRegistry): JsonSchema {

@@ -28,14 +28,14 @@ export interface Transition {
   /**
    * `[actDim]` the noise-free policy action at collection time, normalised to [-1, 1] (TD3 π(s),
    * SAC tanh(μ); the random action during warm-up). Optional: the trainer fills it only for
-   * buffers that define `maybeShrink` (RLx2's dynamic-capacity buffer, methods.md §1.b.9).
+   * buffers that define `maybeShrink` (RLx2's dynamic-capacity buffer, docs/methods.md §1.b.9).
    */
   readonly actionMean?: Float32Array;
 }
 
 /**
  * `B` windows of `n` consecutive transitions of one environment (RLx2 multi-step TD target,
- * methods.md §1.b.2–3); arrays are reused between `sampleWindows` calls.
+ * docs/methods.md §1.b.2–3); arrays are reused between `sampleWindows` calls.
  */
 export interface TransitionWindows {
   readonly size: number;

@@ -5,7 +5,7 @@ import type { NetworkGroup } from './network-group.js';
 /**
  * The `Sparsifier` extension point: decides and maintains the masks of the actor and critic.
  *
- * Hook order for one gradient update of a group (design.md §4): `needsDenseGradient` (before
+ * Hook order for one gradient update of a group (docs/architecture.md §4): `needsDenseGradient` (before
  * backward) → gradients computed → `beforeOptimizerStep` (topology update if due; returns
  * false to skip this optimizer step, as RLx2 [R-code] does) → optimizer step (the engine masks
  * gradients and re-applies masks) → `afterOptimizerStep` → target update (Polyak; targets

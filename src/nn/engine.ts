@@ -1,5 +1,5 @@
 /**
- * The network interface of design.md §4: agents build and train MLPs only through these types,
+ * The network interface of docs/architecture.md §4: agents build and train MLPs only through these types,
  * so the compute engine (`native` Node-API addon or `tfjs` TensorFlow.js) is a runtime choice.
  *
  * Conventions shared by every engine:
@@ -117,10 +117,10 @@ export interface Mlp {
   /**
    * Polyak (soft) target update `θ ← τ·θ_online + (1 − τ)·θ` for weights and biases, then
    * `W ← W ⊙ M_online` for every layer the online network masks (targets share the online
-   * masks; RLx2 [R-code] / design.md §4).
+   * masks; RLx2 [R-code] / docs/architecture.md §4).
    * With `options.masks = 'none'` the average runs over every entry, no mask is applied and this
    * network's masks are removed (a sparsifier then sets the targets' own masks: DS-TD3's
-   * magnitude top-k targets, methods.md §2.b.4).
+   * magnitude top-k targets, docs/methods.md §2.b.4).
    * @param tau in [0, 1]
    */
   polyakFrom(online: Mlp, tau: number, options?: PolyakOptions): void;

@@ -1,5 +1,5 @@
 /**
- * The `tfjs` engine of design.md §4: the portable numerical reference implementation of the
+ * The `tfjs` engine of docs/architecture.md §4: the portable numerical reference implementation of the
  * network interface of `engine.ts`, on the TensorFlow.js API (`@tensorflow/tfjs-core`).
  *
  * Storage: every parameter, gradient and Adam moment is a plain JS `Float32Array` (the live views

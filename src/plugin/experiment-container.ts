@@ -8,7 +8,7 @@ import type { PluginKind } from './plugin-manifest.js';
 export const ExperimentConfigToken = Symbol.for('sparse-rl.ExperimentConfig');
 
 /**
- * Builds the run's container (one per run, design.md §2): binds the config and loads the module
+ * Builds the run's container (one per run, docs/architecture.md §2): binds the config and loads the module
  * of the plugin chosen by each config section, with that section's validated options.
  * Single-slot kinds (agent, environment, sparsifier, replay buffer) are bound once; loggers are
  * multi-slot contributions.

@@ -1,6 +1,6 @@
 import type { ContainerModule } from 'inversify';
 
-/** The extension points a plugin can contribute to (design.md §2). */
+/** The extension points a plugin can contribute to (docs/architecture.md §2). */
 export type PluginKind = 'agent' | 'sparsifier' | 'environment' | 'replay-buffer' | 'logger';
 
 /** JSON Schema object (draft 2020-12). */

@@ -12,7 +12,7 @@ export interface NStepTarget {
 
 /**
  * RLx2's multi-step TD target (Tan et al. 2023, [R-code] `TD3.train` / `SAC.update_critic`;
- * methods.md §1.b.3, code-exact). Per window, with `nd_k = 1 − terminated_k` and
+ * docs/methods.md §1.b.3, code-exact). Per window, with `nd_k = 1 − terminated_k` and
  * `rf_k = truncated_k` (the episode ended at slot k by a time limit), start from
  * `acc = 0, alive = 1, open = 1, m = 0` and for k = 0..n−1:
  *
@@ -85,7 +85,7 @@ export const nStepSchema = {
   type: 'object',
   additionalProperties: false,
   default: {},
-  description: 'RLx2 delayed multi-step TD target (methods.md §1.b.3): n-step after delayIterations gradient iterations; n = 1 is off.',
+  description: 'RLx2 delayed multi-step TD target (docs/methods.md §1.b.3): n-step after delayIterations gradient iterations; n = 1 is off.',
   properties: {
     n: { type: 'integer', minimum: 1, default: 1, description: 'Steps of the TD target (RLx2: 3).' },
     delayIterations: { type: 'integer', minimum: 0, default: 300000, description: 'n-step targets from gradient iteration it >= delayIterations on (1-based; RLx2 README: 300000).' },

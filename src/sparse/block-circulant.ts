@@ -1,6 +1,6 @@
 /**
  * Block-circulant parameterisation of a linear layer's weight (CirCNN, Ding et al. 2017, MICRO;
- * used by GST, Lee et al. 2021, arXiv 2101.09650; methods.md §3.b and §9.2.1).
+ * used by GST, Lee et al. 2021, arXiv 2101.09650; docs/methods.md §3.b and §9.2.1).
  *
  * A weight `W [out, in]` (PyTorch layout) is zero-padded virtually to multiples of the block size
  * `b` and tiled into `outBlocks × inBlocks` blocks, `outBlocks = ⌈out/b⌉`, `inBlocks = ⌈in/b⌉`.
@@ -78,7 +78,7 @@ export function blockStorage(layout: CirculantLayout, i: number, j: number): num
 
 /**
  * Stored values of a block-circulant layer: Σ over active blocks of `blockStorage`
- * (methods.md §3.e: circulant storage b per block; index overhead not counted).
+ * (docs/methods.md §3.e: circulant storage b per block; index overhead not counted).
  * @param blockMask `[outBlocks, inBlocks]` of 0/1, or null when every block is active
  */
 export function circulantStorage(layout: CirculantLayout, blockMask: Float32Array | null): number {
@@ -123,7 +123,7 @@ export function materializeCirculant(vectors: Float32Array, layout: CirculantLay
 /**
  * Folds a gradient w.r.t. the effective weight back onto the vectors by summing each block
  * diagonal: `∂L/∂c_ij[t] = Σ_{r} ∂L/∂W[i·b + r, j·b + ((r + t) mod b)]` over existing entries
- * (methods.md §9.2.1; the chain rule through `materializeCirculant`). Block masks are not applied.
+ * (docs/methods.md §9.2.1; the chain rule through `materializeCirculant`). Block masks are not applied.
  * @param gradW `[out, in]`
  * @param target `[outBlocks, inBlocks, b]` to overwrite; a new array when omitted
  * @returns `[outBlocks, inBlocks, b]`
@@ -168,7 +168,7 @@ export function extractCirculant(w: Float32Array, layout: CirculantLayout, targe
 }
 
 /**
- * Block scores `‖c_ij‖₂` over the stored diagonals of each block (GST block pruning, methods.md §9.2.4).
+ * Block scores `‖c_ij‖₂` over the stored diagonals of each block (GST block pruning, docs/methods.md §9.2.4).
  * @param vectors `[outBlocks, inBlocks, b]`
  * @returns `[outBlocks, inBlocks]`
  */

@@ -51,14 +51,14 @@ function size(nets: readonly Mlp[], info: CostInfo): { stored: number; dense: nu
 
 const online = (groups: readonly NetworkGroup[]) => groups.flatMap((g) => g.networks);
 
-/** Compression ratio of the online networks: `1 − stored values / dense weights` (methods.md §3.e). */
+/** Compression ratio of the online networks: `1 − stored values / dense weights` (docs/methods.md §3.e). */
 export function compressionRatio(groups: readonly NetworkGroup[], info: CostInfo = {}): number {
   const { stored, dense } = size(online(groups), info);
   return dense ? 1 - stored / dense : 0;
 }
 
 /**
- * GST's headline metric (Lee et al. 2021, methods.md §3.e / §9.2.7): the **average compression
+ * GST's headline metric (Lee et al. 2021, docs/methods.md §3.e / §9.2.7): the **average compression
  * ratio over training iterations**, `mean_t (1 − stored_t / dense)`, next to the current one. The
  * ratio is recomputed only when an online network's `maskVersion` changed, so recording every
  * gradient iteration costs O(networks).
@@ -103,7 +103,7 @@ export class CompressionTracker {
 /**
  * Forward FLOPs of one sample through `net`: 2 per active weight (a multiply and an add,
  * RigL/Evci et al. 2020 counting as used by DS-TD3 [S-paper] §4.3); biases and activations are
- * not counted (every paper counts weights only, methods.md §0.2). `dense` counts every weight.
+ * not counted (every paper counts weights only, docs/methods.md §0.2). `dense` counts every weight.
  */
 export function forwardFlops(net: Mlp, dense = false): number {
   return 2 * (dense ? net.weightCount : activeWeights(net));
@@ -135,7 +135,7 @@ function iterationFlops(groups: readonly NetworkGroup[], cost: AgentCostModel, d
 }
 
 /**
- * Size and FLOPs accounting of an actor-critic agent (methods.md §1.e RLx2, §2.e DS-TD3), as
+ * Size and FLOPs accounting of an actor-critic agent (docs/methods.md §1.e RLx2, §2.e DS-TD3), as
  * `flops/*` metrics, absolute and as ratios to the same count with dense networks:
  *
  * - `flops/params`, `flops/params_ratio`: stored weights of the online networks (`storedWeights`:
@@ -150,7 +150,7 @@ function iterationFlops(groups: readonly NetworkGroup[], cost: AgentCostModel, d
  * - `flops/density/<layer>.weight`: density (1 − sparsity) of every online layer.
  *
  * F(net) = `forwardFlops` (2 FLOPs per active weight). RLx2's training-FLOPs formula (App. C.3)
- * is unknown; this follows the recommendation of methods.md §1.e.
+ * is unknown; this follows the recommendation of docs/methods.md §1.e.
  * FLOPs count 2 per active entry of the weight as executed (a block-circulant layer runs on its
  * materialised weight).
  * @param info the sparsifier: `denseGradientInterval` ΔT of dense-gradient backward passes and

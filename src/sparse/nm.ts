@@ -42,7 +42,7 @@ export function nmMaxGroupNonZeros(values: Float32Array, outFeatures: number, in
  * Whether an N:M pattern runs on off-the-shelf sparse hardware: NVIDIA Ampere/Hopper sparse
  * tensor cores accelerate 2:4 (fp16/bf16/int8) and 1:2 (tf32) along the reduction dimension
  * (Mishra et al. 2021, "Accelerating Sparse Deep Neural Networks", arXiv 2104.08378). Every
- * other ratio gives only a theoretical speed-up (methods.md §4.e).
+ * other ratio gives only a theoretical speed-up (docs/methods.md §4.e).
  */
 export function nmHardwareSupported(n: number, m: number): boolean {
   return (n === 2 && m === 4) || (n === 1 && m === 2);
@@ -50,7 +50,7 @@ export function nmHardwareSupported(n: number, m: number): boolean {
 
 /**
  * Fraction of entries whose mask bit differs between `a` and `b` (same length): the Sparse
- * Architecture Divergence of Zhou et al. 2021 (SR-STE) as methods.md §4.b.7 / §9.4.6 define it,
+ * Architecture Divergence of Zhou et al. 2021 (SR-STE) as docs/methods.md §4.b.7 / §9.4.6 define it,
  * normalised by the mask size. @throws RangeError on a length mismatch
  */
 export function maskDivergence(a: Float32Array, b: Float32Array): number {

@@ -1,5 +1,5 @@
 /**
- * Sparsity schedules of dense-to-sparse magnitude pruning (methods.md §5.4–5.5). Time `t` is in
+ * Sparsity schedules of dense-to-sparse magnitude pruning (docs/methods.md §5.4–5.5). Time `t` is in
  * the caller's unit (here: gradient iterations).
  */
 
@@ -51,7 +51,7 @@ export function cubicSparsity(t: number, initial: number, final: number, w: Pick
 }
 
 /**
- * Iterative magnitude pruning (Han et al. 2015 style, methods.md §5.5): every pruning point
+ * Iterative magnitude pruning (Han et al. 2015 style, docs/methods.md §5.5): every pruning point
  * removes the fraction `q` of the remaining weights, `s_k = 1 − (1 − s_i)(1 − q)^k`, capped at
  * `s_f`; the last point (`end`) sets `s_f` exactly.
  */

@@ -1,6 +1,6 @@
 /**
  * Per-layer sparsity allocation for a network (or a pool of networks) of fully connected layers.
- * Weights only: biases are never masked (methods.md §0.2).
+ * Weights only: biases are never masked (docs/methods.md §0.2).
  */
 
 /** Shape of one weight matrix `[out, in]`. */
@@ -16,7 +16,7 @@ export type SparsityDistribution = 'uniform' | 'erdos-renyi' | 'erdos-renyi-kern
  * Per-layer sparsities whose weighted mean over all weights equals `sparsity`.
  *
  * ERK (Evci et al. 2020, RigL `sparse_utils.get_sparsities_erdos_renyi`; RLx2 [R-code]
- * `DST_Scheduler.sparse_set`; methods.md §0.2): layer density `D_l = ε·(in+out)/(in·out)` with one
+ * `DST_Scheduler.sparse_set`; docs/methods.md §0.2): layer density `D_l = ε·(in+out)/(in·out)` with one
  * global ε; layers whose density would exceed 1 are made dense and ε is solved again for the rest.
  * For fully connected layers ER and ERK coincide.
  *

@@ -2,7 +2,7 @@ import type { NetworkGroup } from '../core/network-group.js';
 
 /**
  * `sparsity/*` metrics from the masks (fraction of zeros among weights; biases excluded, as in
- * every paper's accounting, methods.md §0.2): one key per masked weight (`sparsity/actor.l1.weight`),
+ * every paper's accounting, docs/methods.md §0.2): one key per masked weight (`sparsity/actor.l1.weight`),
  * one per group (`sparsity/actor`, `sparsity/critic`) and `sparsity/total` over online networks.
  */
 export function sparsityMetrics(groups: readonly NetworkGroup[]): Record<string, number> {

@@ -4,7 +4,7 @@ import { topK } from './mask.js';
 /**
  * Drop-fraction schedules of dynamic sparse training.
  * `cosine`: ζ_t = (ζ₀/2)(1 + cos(π t / T_end)) (RigL, Evci et al. 2020; RLx2 [R-code]
- * `cosine_annealing`; methods.md §0.2); `constant`: ζ_t = ζ₀. Both are 0 at and after T_end.
+ * `cosine_annealing`; docs/methods.md §0.2); `constant`: ζ_t = ζ₀. Both are 0 at and after T_end.
  */
 export function dropFraction(schedule: 'cosine' | 'constant', initial: number, step: number, endStep: number): number {
   if (step >= endStep) return 0;
@@ -18,7 +18,7 @@ export interface TopologyUpdateResult {
 }
 
 /**
- * One prune-and-grow step on layer `index` of `network` (RigL / RLx2 rule, methods.md §1.b.7):
+ * One prune-and-grow step on layer `index` of `network` (RigL / RLx2 rule, docs/methods.md §1.b.7):
  * 1. `nPrune = ⌊ζ·nActive⌋`; keep the `nActive − nPrune` active weights of largest |W|;
  * 2. grow the `nPrune` positions of highest `growScore` among the rest (a just-dropped position
  *    may be regrown);

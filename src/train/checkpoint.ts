@@ -5,7 +5,7 @@ import type { Mlp } from '../nn/engine.js';
 import { encodeSafetensors, readSafetensors, type NamedTensor } from './safetensors.js';
 
 /**
- * Checkpoints (design.md §7). A checkpoint is a folder `checkpoints/step-<step>/` holding
+ * Checkpoints (docs/architecture.md §7). A checkpoint is a folder `checkpoints/step-<step>/` holding
  * - `model.safetensors`: for every online and target network layer `<net>.l<k>.weight` `[out,in]`
  *   and `.bias` `[out]` (F32), `<net>.l<k>.mask` (U8 0/1) for masked layers, and the Adam moments
  *   `optimizer.<net>.l<k>.{weight,bias}.{m,v}` (F32);

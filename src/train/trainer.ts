@@ -69,7 +69,7 @@ export class ActionScaler {
 }
 
 /**
- * The training loop (design.md §5): warm-up with uniform random actions for the agent's
+ * The training loop (docs/architecture.md §5): warm-up with uniform random actions for the agent's
  * `learningStarts` env steps, then act with exploration noise, step every env, store the
  * transitions (the final observation as s' at episode ends; `terminated` and `truncated` kept
  * apart), one gradient update per env step, evaluation every `evaluation.interval` steps on a

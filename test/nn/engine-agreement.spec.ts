@@ -1,5 +1,5 @@
 /**
- * The native engine must agree with the tfjs reference engine (design.md §4) on outputs,
+ * The native engine must agree with the tfjs reference engine (docs/architecture.md §4) on outputs,
  * parameter gradients (dense and masked, `denseGrad` both ways), input gradients, Adam and Polyak,
  * on TD3-shaped networks. This suite needs the built addon and FAILS (never skips) without it.
  */

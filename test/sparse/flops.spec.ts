@@ -3,7 +3,7 @@ import type { NetworkGroup } from '../../src/core/network-group.js';
 import { createEngine } from '../../src/nn/engines.js';
 import { flopsMetrics, forwardFlops } from '../../src/sparse/flops.js';
 
-describe('FLOPs and size accounting (methods.md §1.e, §2.e)', async () => {
+describe('FLOPs and size accounting (docs/methods.md §1.e, §2.e)', async () => {
   const engine = await createEngine({ engine: 'tfjs', backend: 'cpu', threads: 1 });
   // TD3-shaped toy: obs 2, act 1, one hidden layer of 2. Actor 2→2→1 (6 weights), critics 3→2→1 (8 each)
   const mlp = (name: string, sizes: number[]) => engine.createMlp({ name, layerSizes: sizes, hiddenActivation: 'relu', outputActivation: 'linear' });

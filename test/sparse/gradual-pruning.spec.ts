@@ -6,7 +6,7 @@ import { checkWindow, cubicSparsity, iterativeSparsity, pruningPointIndex, pruni
 import { activeCount, layerSparsities } from '../../src/sparse/sparsity-distribution.js';
 import { makeTd3, testEngines } from '../helpers/td3-fixture.js';
 
-describe('pruning schedules (methods.md §5.4–5.5)', () => {
+describe('pruning schedules (docs/methods.md §5.4–5.5)', () => {
   const w = { start: 100, end: 1100, interval: 100 };
   it('cubic: s_i at t₀, s_f at t_end exactly, monotone, the Zhu & Gupta formula in between', () => {
     expect(cubicSparsity(0, 0.1, 0.9, w)).toBe(0.1);

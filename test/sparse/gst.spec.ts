@@ -109,7 +109,7 @@ const defaults: GstOptions = {
   minSparsity: 0, maxSparsity: 0.9, initialSparsity: 0, cooldown: 2, warmup: 0, rampEnd: 100, switchMargin: 0.05, kernel: 'auto',
 };
 
-describe('GST reward-aware controller (methods.md §9.2.5)', () => {
+describe('GST reward-aware controller (docs/methods.md §9.2.5)', () => {
   const o: RewardControllerOptions = { tolerance: 0.1, increase: 0.1, decrease: 0.05, minSparsity: 0, maxSparsity: 0.3, initialSparsity: 0, cooldown: 2, warmup: 100 };
   it('moves the target up and down on a scripted return sequence exactly as specified', () => {
     const c = new RewardAwareController(o);

@@ -225,7 +225,7 @@ describe('sparsifier.nm options and state', () => {
   });
 });
 
-describe('N:M in the FLOPs accounting (src/sparse/flops.ts, methods.md §4.e)', () => {
+describe('N:M in the FLOPs accounting (src/sparse/flops.ts, docs/methods.md §4.e)', () => {
   it('theoretical sizes and FLOPs scale by exactly N/M when every input size is a multiple of M; STE pays dense weight gradients', async () => {
     const { flopsMetrics } = await import('../../src/sparse/flops.js');
     const engine = await createEngine({ engine: 'tfjs', backend: 'cpu', threads: 1 });

@@ -11,7 +11,7 @@ import { Rng } from '../../src/util/rng.js';
 
 const nativeBuilt = existsSync(join(packageRoot(), 'native', 'build', 'Release', 'sparse_rl_native.node'));
 
-describe('SET rule (DS-TD3, methods.md §2.b.5)', async () => {
+describe('SET rule (DS-TD3, docs/methods.md §2.b.5)', async () => {
   const engine = await createEngine({ engine: 'tfjs', backend: 'cpu', threads: 1 });
   const layer = () => {
     const net = engine.createMlp({ name: 'n', layerSizes: [5, 2], hiddenActivation: 'relu', outputActivation: 'linear' });

@@ -9,12 +9,12 @@ const actor = (obs: number, act: number) => [
   { inFeatures: 256, outFeatures: act },
 ];
 const criticPair = (obs: number, act: number) => [...actor(obs + act, 1), ...actor(obs + act, 1)];
-/** methods.md prints 3 decimals (its Hopper critic value 0.691 is 0.69049 rounded up), so compare to ±1e-3. */
+/** docs/methods.md prints 3 decimals (its Hopper critic value 0.691 is 0.69049 rounded up), so compare to ±1e-3. */
 
 const near = (got: number[], want: number[]) => got.forEach((g, i) => expect(Math.abs(g - want[i])).toBeLessThanOrEqual(1.0001e-3));
 
-describe('ERK allocation (methods.md §0.2)', () => {
-  // fixtures: methods.md §1.c "Resulting per-layer ERK sparsities" (v3 dims)
+describe('ERK allocation (docs/methods.md §0.2)', () => {
+  // fixtures: docs/methods.md §1.c "Resulting per-layer ERK sparsities" (v3 dims)
   it('TD3 HalfCheetah 0.90 / 0.85', () => {
     near(layerSparsities(actor(17, 6), 0.9, 'erdos-renyi-kernel'), [0.552, 0.944, 0]);
     near(layerSparsities(criticPair(17, 6), 0.85, 'erdos-renyi-kernel').slice(0, 3), [0.371, 0.896, 0]);

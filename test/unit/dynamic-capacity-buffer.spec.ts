@@ -5,7 +5,7 @@ import { Rng } from '../../src/util/rng.js';
 const base: DynamicCapacityOptions = { capacity: 100, minSize: 10, checkInterval: 10, oldestK: 4, threshold: 0.2, distance: 'code', shrinkFraction: 0.1 };
 const policyOne = (_o: Float32Array, n: number) => new Float32Array(n).fill(1);
 
-describe('replay-buffer.dynamic-capacity (RLx2 methods.md §1.b.9)', () => {
+describe('replay-buffer.dynamic-capacity (RLx2 docs/methods.md §1.b.9)', () => {
   it('code rule: D = MSE(π, actionMean)/2 on the oldest K, drop ⌊10% size⌋ once per check above min size', () => {
     const buf = new DynamicCapacityReplayBuffer(base, { observationSize: 1, actionSize: 1 });
     const sizes: number[] = [];

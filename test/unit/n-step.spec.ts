@@ -15,7 +15,7 @@ function windows(term: number[][], trunc: number[][]): TransitionWindows {
   };
 }
 
-describe('RLx2 delayed multi-step TD target (methods.md §1.b.3)', () => {
+describe('RLx2 delayed multi-step TD target (docs/methods.md §1.b.3)', () => {
   // A: time limit at slot 1; B: termination at slot 1; C: no end; D: time limit at the last slot
   const w = windows(
     [[0, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 0]],
