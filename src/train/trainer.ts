@@ -12,7 +12,7 @@ import type { Engine } from '../nn/engine.js';
 import { createEngine } from '../nn/engines.js';
 import { CompressionTracker, flopsMetrics } from '../sparse/flops.js';
 import { packageRoot } from '../util/paths.js';
-import { Rng } from '../util/rng.js';
+import { RngStreams } from '../util/rng.js';
 import { saveCheckpoint } from './checkpoint.js';
 import { MetricsWriter } from './metrics-writer.js';
 import { Progress } from './progress.js';
@@ -87,7 +87,7 @@ export async function train(config: ExperimentConfig, container: Container, opti
   const runDir = options.runDir ?? resolve(config.output.dir, config.name, stamp);
   mkdirSync(runDir, { recursive: true });
   writeJsonAtomic(join(runDir, 'config.json'), config);
-  const root = new Rng(config.seed);
+  const streams = new RngStreams(config.seed);
   const seeds = { run: config.seed, trainEnv: config.seed, evalEnv: config.seed + config.evaluation.seedOffset };
   const metadata: Record<string, unknown> = {
     name: config.name, status: 'starting', startedAt: new Date(started).toISOString(),
@@ -132,7 +132,7 @@ export async function train(config: ExperimentConfig, container: Container, opti
 
     sparsifier = container.get<Sparsifier>(Sparsifier);
     agent = container.get<AgentFactory>(AgentFactory)({
-      observationSize: obsDim, actionSpace: env.actionSpace, engine, sparsifier, rng: root.fork('agent'),
+      observationSize: obsDim, actionSpace: env.actionSpace, engine, sparsifier, rng: streams.stream('agent'),
     });
     const buffer: ReplayBuffer = container.get<ReplayBufferFactory>(ReplayBufferFactory)({ observationSize: obsDim, actionSize: actDim, numEnvs: env.numEnvs });
     agent.checkReplayBuffer?.(buffer);
@@ -141,7 +141,7 @@ export async function train(config: ExperimentConfig, container: Container, opti
     const policy = (o: Float32Array, count: number) => agent!.act(o, count, true);
     const compression = new CompressionTracker(agent.groups, sparsifier);
     const costMetrics = () => ({ ...(agent!.costModel ? flopsMetrics(agent!.groups, agent!.costModel, sparsifier!) : {}), ...compression.metrics() });
-    const warmupRng = root.fork('warmup');
+    const warmupRng = streams.stream('warmup');
     metadata.status = 'running';
     saveMetadata();
     if (config.output.progress !== 'none') {

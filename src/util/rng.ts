@@ -86,3 +86,18 @@ export class Rng {
     this.spareNormal = state.spareNormal;
   }
 }
+
+/**
+ * The named random streams of a run: `stream(label)` is `new Rng(seed).fork(label)`, so each
+ * consumer's stream depends only on the run seed and its label, never on which other streams
+ * were requested first or in what order (a plugin that asks for a stream changes no other).
+ */
+export class RngStreams {
+  /** @param seed the run seed (`config.seed`) */
+  constructor(readonly seed: number) {}
+
+  /** A fresh stream for `label` (same seed and label → same stream). */
+  stream(label: string): Rng {
+    return new Rng(this.seed).fork(label);
+  }
+}
