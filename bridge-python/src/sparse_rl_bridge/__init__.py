@@ -4,6 +4,11 @@ This module is deliberately free of third-party imports so that ``python -m spar
 can report missing dependencies (numpy, pyzmq, gymnasium) with one clear message instead of a
 traceback. The protocol is described in ``bridge-python/README.md`` and, for the JSON headers,
 in ``schemas/bridge-protocol.schema.json``.
+
+Modules: ``protocol`` (wire encoding), ``spaces`` (space descriptions and the flat layout),
+``vector_env`` (the sync / async vector environments and STEP action validation), ``server``
+(the protocol state machine, ``BridgeServer``), ``serve`` (the socket loop, ``serve()``),
+``errors`` (request errors), ``__main__`` (command line).
 """
 
 __version__ = "0.2.0"

@@ -140,7 +140,7 @@ def serve_main(argv) -> int:
     if missing:
         print(f"SPARSE_RL_BRIDGE_MISSING_MODULES={','.join(missing)}", file=sys.stderr, flush=True)
         return 3
-    from .server import serve  # noqa: PLC0415
+    from .serve import serve  # noqa: PLC0415
 
     return serve(
         args.bind,
@@ -196,7 +196,7 @@ def main(argv=None) -> int:
     except OSError:
         pass
 
-    from .server import serve  # noqa: PLC0415 - after the dependency check
+    from .serve import serve  # noqa: PLC0415 - after the dependency check
 
     return serve(args.connect, token, idle_timeout=args.idle_timeout, parent_pid=args.parent_pid)
 
