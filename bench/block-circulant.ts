@@ -1,7 +1,7 @@
 /**
  * Block-circulant layer timing (GST, arXiv 2101.09650): the native dense linear layer of a shape
  * against the block-circulant layer of the same shape on its direct path (materialised W_eff +
- * dense GEMM) and its FFT path (src/nn/block-circulant-layer.ts, native/src/circulant.cc).
+ * dense GEMM) and its FFT path (src/nn/block-circulant-layer.ts, native/src/circulant_layer.cc).
  *
  * One step = forward + backward with the input gradient (a hidden layer needs dx), batch 256,
  * random data, all blocks active. The dense layer is a one-layer linear MLP of the native engine

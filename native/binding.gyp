@@ -12,7 +12,10 @@
         "src/mlp.cc",
         "src/kernels.cc",
         "src/thread_pool.cc",
-        "src/circulant.cc"
+        "src/real_fft.cc",
+        "src/circulant_products.cc",
+        "src/circulant_layer.cc",
+        "src/circulant_fold.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -8,7 +8,7 @@
 //   layers on the FFT (setBlockCirculant).
 // - `Adam(mlp)`: optimizer state in one external ArrayBuffer, `step(...)`.
 // - `CirculantLayer(engine, out, in, blockSize, method)`: block-circulant linear layer
-//   (circulant.h), `forward(...)` / `backward(...)`; wrapped by `src/nn/block-circulant-layer.ts`.
+//   (circulant_layer.h), `forward(...)` / `backward(...)`; wrapped by `src/nn/block-circulant-layer.ts`.
 // Every method is a single native call; argument errors throw TypeError / RangeError.
 #include <napi.h>
 
@@ -17,7 +17,7 @@
 #include <string>
 #include <thread>
 
-#include "circulant.h"
+#include "circulant_layer.h"
 #include "mlp.h"
 
 using namespace srl;

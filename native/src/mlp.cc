@@ -1,6 +1,7 @@
 #include "mlp.h"
 
-#include "circulant.h"
+#include "circulant_fold.h"
+#include "circulant_layer.h"
 
 #include <algorithm>
 #include <atomic>

@@ -7,8 +7,9 @@
 // Masked layers below a density threshold run on sparse index structures (CSR for the forward
 // pass and SDDMM weight gradients, CSC for input gradients) rebuilt only when the mask changes.
 // Layers declared block-circulant (setBlockCirculant; W kept exactly block-circulant by the
-// caller) run on the FFT kernels of circulant.h from a batch size on (defaultCirculantFftMinBatch), and
-// their weight gradient is the folded (diagonal-summed) gradient at every entry.
+// caller) run on the FFT kernels of circulant_layer.h from a batch size on
+// (defaultCirculantFftMinBatch), and their weight gradient is the folded (diagonal-summed)
+// gradient at every entry.
 #pragma once
 
 #include <cstddef>
@@ -132,7 +133,7 @@ class Mlp {
 
   /**
    * Declares layer k block-circulant with block size b (a power of two >= 2), or b = 0: a normal
-   * layer again. Contract: the caller keeps W exactly block-circulant (layout of circulant.h) and
+   * layer again. Contract: the caller keeps W exactly block-circulant (layout of circulant_layer.h) and
    * expresses pruned blocks by the mask (whole b×b blocks; a block is active when any of its mask
    * entries is). Then forward / predict (batch >= circulantFftMinBatch) run on the FFT reading
    * c_ij from W, and backward writes the folded gradient Σ-over-diagonal at every entry of the

@@ -298,7 +298,7 @@ export class NativeMlp implements Mlp {
    * @inheritdoc Declares layer `index` block-circulant (see `Mlp.setBlockCirculant`). From a
    * batch size on ({@link defaultCirculantFftMinBatch}, or the engine's `circulantFftMinBatch`)
    * `forward` + `backward` and `predict` run the layer on the FFT kernels
-   * (native/src/circulant.cc) instead of the dense / sparse ones; below it they use the normal
+   * (native/src/circulant_layer.cc) instead of the dense / sparse ones; below it they use the normal
    * kernels on the materialised W. Either way `backward` writes the folded gradient (native, no
    * JS fold). Not copied by `copyFrom` / `polyakFrom`.
    * @throws RangeError for a bad index or b not a power of two >= 2

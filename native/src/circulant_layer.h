@@ -7,21 +7,19 @@
 // (0 = pruned block: contributes nothing and gets a zero gradient).
 //
 // Two implementations of y[batch, out] = x[batch, in] · W_effᵀ + bias and its backward pass:
-// - Direct: W_eff is materialised and the dense GEMM kernels of kernels.h run on it, O(b²) per
-//   block and sample.
+// - Direct: W_eff is materialised (circulant_fold.h) and the dense GEMM kernels of kernels.h run
+//   on it, O(b²) per block and sample.
 // - FFT: per block y_i = Σ_j C_ij x_j is a circular cross-correlation, so with real DFTs
 //   (k = 0..b/2)  Y_i[k] = Σ_j conj(Cf_ij[k]) · X_j[k]; backward DX_j[k] = Σ_i Cf_ij[k] · DY_i[k]
 //   and dCf_ij[k] = Σ_batch conj(DY_i[k]) · X_j[k], each followed by one inverse FFT per block.
-//   Own radix-2 real FFT (a complex FFT of length b/2 plus a split step), O(b log b) per
-//   transform, vectorised over the batch (data feature-major, [features][bpad]); pruned blocks
-//   are skipped in the frequency-domain products. b must be a power of two >= 2.
-//
-// Spectra are stored "packed", b real planes per block: plane 0 = Re X[0], plane 1 = Re X[b/2]
-// (both purely real for real input), planes 2k, 2k+1 = Re, Im X[k] for k = 1 .. b/2 − 1. The
-// frequency-domain product of one block pair then costs 2b − 2 real multiply-adds per sample
-// (b² for the direct product).
+//   Own radix-2 real FFT (a complex FFT of length b/2 plus a split step; real_fft.h,
+//   real_fft_kernels.h), O(b log b) per transform, vectorised over the batch (data
+//   feature-major, [features][bpad]); pruned blocks are skipped in the frequency-domain products
+//   (circulant_products.h). b must be a power of two >= 2. Spectra are stored packed (layout in
+//   real_fft.h).
 //
 // Both paths run on the engine's thread pool and are deterministic (fixed summation orders).
+// Implementation: circulant_layer.cc.
 #pragma once
 
 #include <cstddef>
@@ -30,18 +28,9 @@
 
 #include "kernels.h"
 #include "mlp.h"
+#include "real_fft.h"
 
 namespace srl {
-
-/** Twiddles and permutation of a radix-2 real FFT of length n (a power of two >= 2). */
-struct RealFftPlan {
-  explicit RealFftPlan(int n);
-  int n = 0;              // transform length b
-  int m = 0;              // n / 2: length of the underlying complex FFT
-  std::vector<int> rev;   // bit reversal of [0, m)
-  std::vector<float> twr, twi;  // exp(−2πi q / m), q < max(1, m/2)
-  std::vector<float> wr, wi;    // exp(−2πi k / n), k <= m (split step)
-};
 
 class CirculantLayer {
  public:
@@ -158,19 +147,5 @@ class CirculantLayer {
   // Feature-major scratch.
   AlignedBuffer xT_, yT_, dyT_, dxT_;
 };
-
-/**
- * W [out][in] = materialised block-circulant weight of vectors [outBlocks][inBlocks][b]:
- * W[i·b + r, j·b + s] = c_ij[(s − r) mod b], 0 in blocks with active[blk] == 0 (active null:
- * all active).
- */
-void materializeCirculant(Workspace& ws, const float* vectors, int out, int in, int b, const unsigned char* active,
-                          float* W);
-/**
- * In place on G [out][in]: every existing entry of each block diagonal becomes the diagonal's
- * sum, Σ_r G[i·b + r, j·b + (r + t) mod b] (rows ascending), i.e. materialise(fold(G)); blocks
- * with active[blk] == 0 become 0.
- */
-void foldCirculantInPlace(Workspace& ws, float* G, int out, int in, int b, const unsigned char* active);
 
 }  // namespace srl
