@@ -33,7 +33,7 @@ import { Td3Agent } from '../plugins/agent-td3/td3-agent.js';
 import { UniformReplayBuffer } from '../plugins/replay-buffer-uniform/uniform-replay-buffer.js';
 import { DenseSparsifier } from '../plugins/sparsifier-dense/dense-sparsifier.js';
 import { GstSparsifier } from '../plugins/sparsifier-gst/gst-sparsifier.js';
-import type { Sparsifier } from '../src/core/sparsifier.js';
+import type { SparsifierHooks as Sparsifier } from '../src/core/sparsifier.js';
 import { createNativeEngine } from '../src/nn/native-engine.js';
 import { Rng } from '../src/util/rng.js';
 import {

@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { GymnasiumEnvironment } from '../src/bridge/gymnasium-environment.js';
+import { GymnasiumEnvironment } from '../plugins/environment-gymnasium/gymnasium-environment.js';
 import { defaultPython } from '../src/util/paths.js';
 
 function quantiles(xs: number[]): { median: number; p10: number; p90: number; mean: number } {

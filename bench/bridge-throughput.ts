@@ -12,8 +12,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import { GymnasiumEnvironment } from '../src/bridge/gymnasium-environment.js';
-import type { Vectorization } from '../src/bridge/protocol.js';
+import { GymnasiumEnvironment } from '../plugins/environment-gymnasium/gymnasium-environment.js';
+import type { Vectorization } from '../plugins/environment-gymnasium/protocol.js';
 import { defaultPython } from '../src/util/paths.js';
 
 const IN_PROCESS = String.raw`

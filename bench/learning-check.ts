@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { loadConfig, readConfigFile } from '../src/config/validate.js';
-import { buildExperimentContainer } from '../src/plugin/experiment-container.js';
+import { RunContainer } from '../src/plugin/run-container.js';
 import { train } from '../src/train/trainer.js';
 
 const program = new Command()
@@ -71,7 +71,7 @@ for (const recipe of program.args) {
     const { config, registry } = await loadConfig(file);
     const runDir = file.replace(/\.json$/, '');
     const t0 = Date.now();
-    await train(config, buildExperimentContainer(config, registry), { runDir });
+    await train(new RunContainer(config, registry), { runDir });
     const evals = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => 'eval/mean_return' in m);
     const last = evals.slice(-3).map((m) => m['eval/mean_return'] as number);
     finals.push(last.reduce((a, b) => a + b, 0) / last.length);

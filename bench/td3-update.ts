@@ -20,11 +20,11 @@ import { StaticSparsifier } from '../plugins/sparsifier-static/static-sparsifier
 import { loadConfig } from '../src/config/validate.js';
 import type { BoxSpace } from '../src/core/environment.js';
 import type { NetworkGroup } from '../src/core/network-group.js';
-import type { Sparsifier } from '../src/core/sparsifier.js';
+import type { SparsifierHooks as Sparsifier } from '../src/core/sparsifier.js';
 import type { Engine } from '../src/nn/engine.js';
 import { createEngine } from '../src/nn/engines.js';
 import { createNativeEngine } from '../src/nn/native-engine.js';
-import { buildExperimentContainer } from '../src/plugin/experiment-container.js';
+import { RunContainer } from '../src/plugin/run-container.js';
 import { nmMask } from '../src/sparse/nm.js';
 import { train } from '../src/train/trainer.js';
 import { packageRoot } from '../src/util/paths.js';
@@ -146,7 +146,7 @@ async function main() {
       writeFileSync(modeFile, JSON.stringify(cfg));
       const { config, registry } = await loadConfig(modeFile);
       const runDir = join(dir, `run${r}-${mode}`);
-      await train(config, buildExperimentContainer(config, registry), { runDir });
+      await train(new RunContainer(config, registry), { runDir });
       const sps = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.step > warmup + 1000 && 'time/steps_per_second' in m).map((m) => m['time/steps_per_second'] as number);
       ours[mode].push(median(sps));
     }

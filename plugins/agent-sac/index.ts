@@ -1,11 +1,8 @@
-import { ContainerModule } from 'inversify';
-import { AgentFactory } from '../../src/core/agent.js';
-import type { PluginManifest } from '../../src/plugin/plugin-manifest.js';
-import { nStepSchema } from '../../src/rl/n-step.js';
+import { Agent, AgentContext, nStepSchema, definePlugin } from '../../src/index.js';
 import { SacAgent, type SacOptions } from './sac-agent.js';
 
 /** `agent.sac`: SAC (Haarnoja et al. 2018) with automatic entropy tuning, sparse-capable networks. */
-const manifest: PluginManifest<SacOptions> = {
+export default definePlugin<SacOptions>({
   id: 'agent.sac',
   kind: 'agent',
   description: 'SAC (Haarnoja et al. 2018): tanh-Gaussian actor, twin critics with target critics, automatic entropy tuning',
@@ -35,9 +32,5 @@ const manifest: PluginManifest<SacOptions> = {
       nStep: nStepSchema,
     },
   },
-  createModule: (options) =>
-    new ContainerModule((bind) => {
-      bind<AgentFactory>(AgentFactory).toConstantValue((context) => new SacAgent(options, context));
-    }),
-};
-export default manifest;
+  register: ({ bind, options }) => bind(Agent).toResolvedValue((context: AgentContext) => new SacAgent(options, context), [AgentContext]),
+});

@@ -1,12 +1,4 @@
-import type { Agent, AgentContext, AgentCostModel } from '../../src/core/agent.js';
-import type { NetworkGroup } from '../../src/core/network-group.js';
-import type { ReplayBuffer } from '../../src/core/replay-buffer.js';
-import type { Sparsifier } from '../../src/core/sparsifier.js';
-import type { Mlp, Optimizer } from '../../src/nn/engine.js';
-import { initLinearDefault } from '../../src/nn/init.js';
-import { checkWindowsSupport, gatherBootstrapStates, nStepTarget, type NStepOptions } from '../../src/rl/n-step.js';
-import { concatRows, createTwinCritics, updateTwinCritics } from '../../src/rl/twin-critics.js';
-import type { Rng } from '../../src/util/rng.js';
+import { initLinearDefault, checkWindowsSupport, gatherBootstrapStates, nStepTarget, type NStepOptions, concatRows, createTwinCritics, updateTwinCritics, type Agent, type AgentContext, type AgentCostModel, type NetworkGroup, type ReplayBuffer, type SparsifierHooks, type Mlp, type Optimizer, type Rng } from '../../src/index.js';
 import { sampleTanhGaussian, tanhGaussianActorGrad, type LogStdBounds } from './tanh-gaussian.js';
 
 /** Options of `agent.sac` (defaults in the plugin's schema; Haarnoja et al. 2018, RLx2 [R-code]). */
@@ -65,7 +57,7 @@ export class SacAgent implements Agent {
   private readonly actorOptimizer: Optimizer;
   private readonly actorGroup: NetworkGroup;
   private readonly criticGroup: NetworkGroup;
-  private readonly sparsifier: Sparsifier;
+  private readonly sparsifier: SparsifierHooks;
   private readonly rng: Rng;
   private readonly obsDim: number;
   private readonly actDim: number;

@@ -1,11 +1,8 @@
-import { ContainerModule } from 'inversify';
-import { AgentFactory } from '../../src/core/agent.js';
-import type { PluginManifest } from '../../src/plugin/plugin-manifest.js';
-import { nStepSchema } from '../../src/rl/n-step.js';
+import { Agent, AgentContext, nStepSchema, definePlugin } from '../../src/index.js';
 import { Td3Agent, type Td3Options } from './td3-agent.js';
 
 /** `agent.td3`: TD3 (Fujimoto et al. 2018) with sparse-capable actor and twin critics. */
-const manifest: PluginManifest<Td3Options> = {
+export default definePlugin<Td3Options>({
   id: 'agent.td3',
   kind: 'agent',
   description: 'TD3 (Fujimoto et al. 2018): twin critics, target policy smoothing, delayed actor updates, Polyak targets',
@@ -31,9 +28,5 @@ const manifest: PluginManifest<Td3Options> = {
       nStep: nStepSchema,
     },
   },
-  createModule: (options) =>
-    new ContainerModule((bind) => {
-      bind<AgentFactory>(AgentFactory).toConstantValue((context) => new Td3Agent(options, context));
-    }),
-};
-export default manifest;
+  register: ({ bind, options }) => bind(Agent).toResolvedValue((context: AgentContext) => new Td3Agent(options, context), [AgentContext]),
+});

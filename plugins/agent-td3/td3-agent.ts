@@ -1,12 +1,4 @@
-import type { Agent, AgentContext, AgentCostModel } from '../../src/core/agent.js';
-import type { NetworkGroup } from '../../src/core/network-group.js';
-import type { ReplayBuffer } from '../../src/core/replay-buffer.js';
-import type { Sparsifier } from '../../src/core/sparsifier.js';
-import type { Mlp, Optimizer } from '../../src/nn/engine.js';
-import { initLinearDefault } from '../../src/nn/init.js';
-import { checkWindowsSupport, gatherBootstrapStates, nStepTarget, type NStepOptions } from '../../src/rl/n-step.js';
-import { concatRows, createTwinCritics, updateTwinCritics } from '../../src/rl/twin-critics.js';
-import type { Rng } from '../../src/util/rng.js';
+import { initLinearDefault, checkWindowsSupport, gatherBootstrapStates, nStepTarget, type NStepOptions, concatRows, createTwinCritics, updateTwinCritics, type Agent, type AgentContext, type AgentCostModel, type NetworkGroup, type ReplayBuffer, type SparsifierHooks, type Mlp, type Optimizer, type Rng } from '../../src/index.js';
 
 /** Options of `agent.td3` (defaults in the plugin's schema; Fujimoto et al. 2018, RLx2 [R-code]). */
 export interface Td3Options {
@@ -49,7 +41,7 @@ export class Td3Agent implements Agent {
   private readonly actorOptimizer: Optimizer;
   private readonly actorGroup: NetworkGroup;
   private readonly criticGroup: NetworkGroup;
-  private readonly sparsifier: Sparsifier;
+  private readonly sparsifier: SparsifierHooks;
   private readonly rng: Rng;
   private readonly obsDim: number;
   private readonly actDim: number;

@@ -1,8 +1,6 @@
-import { ContainerModule } from 'inversify';
-import { EnvironmentFactory } from '../../src/core/environment.js';
-import { GymnasiumEnvironment, type RemoteBridgeOptions } from '../../src/bridge/gymnasium-environment.js';
-import type { Vectorization } from '../../src/bridge/protocol.js';
-import type { PluginManifest } from '../../src/plugin/plugin-manifest.js';
+import { definePlugin, EnvironmentFactory, type EnvironmentRole } from '../../src/index.js';
+import { GymnasiumEnvironment, type RemoteBridgeOptions } from './gymnasium-environment.js';
+import type { Vectorization } from './protocol.js';
 
 /** Options of `environment.gymnasium`. */
 export interface GymnasiumOptions {
@@ -23,7 +21,7 @@ export interface GymnasiumOptions {
   readonly remote?: RemoteBridgeOptions;
 }
 
-const manifest: PluginManifest<GymnasiumOptions> = {
+export default definePlugin<GymnasiumOptions>({
   id: 'environment.gymnasium',
   kind: 'environment',
   description: 'Any Gymnasium environment (MuJoCo v5 tasks first), served by the Python bridge over ZeroMQ',
@@ -65,9 +63,8 @@ const manifest: PluginManifest<GymnasiumOptions> = {
       },
     },
   },
-  createModule: (options) =>
-    new ContainerModule((bind) => {
-      bind<EnvironmentFactory>(EnvironmentFactory).toConstantValue((role) =>
+  register: ({ bind, options }) =>
+    bind<EnvironmentFactory>(EnvironmentFactory).toConstantValue((role: EnvironmentRole) =>
         GymnasiumEnvironment.start({
           envId: options.id,
           kwargs: options.kwargs,
@@ -80,7 +77,5 @@ const manifest: PluginManifest<GymnasiumOptions> = {
           restartOnCrash: options.restartOnCrash ? { maxRestarts: options.maxRestarts } : false,
           remote: options.remote,
         }),
-      );
-    }),
-};
-export default manifest;
+    ),
+});

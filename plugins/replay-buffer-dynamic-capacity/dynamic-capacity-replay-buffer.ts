@@ -1,4 +1,4 @@
-import type { PolicyFn, ReplayBufferContext, Transition } from '../../src/core/replay-buffer.js';
+import { type PolicyFn, type ReplayBufferContext, type Transition } from '../../src/index.js';
 import { UniformReplayBuffer } from '../replay-buffer-uniform/uniform-replay-buffer.js';
 
 /** Options of `replay-buffer.dynamic-capacity` (defaults in the plugin schema; RLx2 [R-code]). */

@@ -1,10 +1,8 @@
-import { ContainerModule } from 'inversify';
-import { ReplayBufferFactory } from '../../src/core/replay-buffer.js';
-import type { PluginManifest } from '../../src/plugin/plugin-manifest.js';
+import { ReplayBuffer, ReplayBufferContext, definePlugin } from '../../src/index.js';
 import { DynamicCapacityReplayBuffer, type DynamicCapacityOptions } from './dynamic-capacity-replay-buffer.js';
 
 /** `replay-buffer.dynamic-capacity`: RLx2's FIFO buffer that drops data of outdated policies. */
-const manifest: PluginManifest<DynamicCapacityOptions> = {
+export default definePlugin<DynamicCapacityOptions>({
   id: 'replay-buffer.dynamic-capacity',
   kind: 'replay-buffer',
   description: 'RLx2 dynamic-capacity FIFO buffer: drops the oldest data when the policy has moved away from them (docs/methods.md §1.b.9)',
@@ -21,9 +19,5 @@ const manifest: PluginManifest<DynamicCapacityOptions> = {
       shrinkFraction: { type: 'number', minimum: 0, maximum: 1, default: 0.1, description: 'Fraction of the size dropped per check (code mode).' },
     },
   },
-  createModule: (options) =>
-    new ContainerModule((bind) => {
-      bind<ReplayBufferFactory>(ReplayBufferFactory).toConstantValue((context) => new DynamicCapacityReplayBuffer(options, context));
-    }),
-};
-export default manifest;
+  register: ({ bind, options }) => bind(ReplayBuffer).toResolvedValue((context: ReplayBufferContext) => new DynamicCapacityReplayBuffer(options, context), [ReplayBufferContext]),
+});

@@ -1,5 +1,4 @@
-import type { ReplayBuffer, ReplayBufferContext, Transition, TransitionBatch, TransitionWindows } from '../../src/core/replay-buffer.js';
-import type { Rng } from '../../src/util/rng.js';
+import { type ReplayBuffer, type ReplayBufferContext, type Transition, type TransitionBatch, type TransitionWindows, type Rng } from '../../src/index.js';
 
 /**
  * FIFO ring buffer of transitions on preallocated typed arrays; uniform sampling with

@@ -1,7 +1,4 @@
-import type { NetworkGroup } from '../../src/core/network-group.js';
-import type { Sparsifier } from '../../src/core/sparsifier.js';
-import { sparsityMetrics } from '../../src/sparse/sparsity-metrics.js';
-import type { Rng } from '../../src/util/rng.js';
+import { sparsityMetrics, type NetworkGroup, type Sparsifier, type Rng } from '../../src/index.js';
 
 /**
  * The null sparsifier: dense networks, no masks (the dense baseline). Its hooks are the

@@ -1,10 +1,4 @@
-import { groupLayers, type NetworkGroup } from '../../src/core/network-group.js';
-import type { Sparsifier } from '../../src/core/sparsifier.js';
-import { topK } from '../../src/sparse/mask.js';
-import { checkWindow, cubicSparsity, iterativeSparsity, pruningPointIndex, pruningPointTime, type PruningWindow } from '../../src/sparse/pruning-schedule.js';
-import { activeCount, layerSparsities, type SparsityDistribution } from '../../src/sparse/sparsity-distribution.js';
-import { sparsityMetrics } from '../../src/sparse/sparsity-metrics.js';
-import type { Rng } from '../../src/util/rng.js';
+import { groupLayers, type NetworkGroup, topK, checkWindow, cubicSparsity, iterativeSparsity, pruningPointIndex, pruningPointTime, type PruningWindow, activeCount, layerSparsities, type SparsityDistribution, sparsityMetrics, type Sparsifier, type Rng } from '../../src/index.js';
 
 /** Options of `sparsifier.gradual-pruning` (defaults in the plugin schema). */
 export interface GradualPruningOptions {

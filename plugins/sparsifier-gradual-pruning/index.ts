@@ -1,11 +1,9 @@
-import { ContainerModule } from 'inversify';
-import { Sparsifier } from '../../src/core/sparsifier.js';
-import type { PluginManifest } from '../../src/plugin/plugin-manifest.js';
+import { Sparsifier, definePlugin } from '../../src/index.js';
 import { GradualPruningSparsifier, type GradualPruningOptions } from './gradual-pruning-sparsifier.js';
 
 const sparsity = (what: string) => ({ type: 'number', minimum: 0, exclusiveMaximum: 1, description: what });
 
-const manifest: PluginManifest<GradualPruningOptions> = {
+export default definePlugin<GradualPruningOptions>({
   id: 'sparsifier.gradual-pruning',
   kind: 'sparsifier',
   description: 'Dense-to-sparse magnitude pruning: Zhu & Gupta cubic schedule or iterative fixed-fraction pruning, per layer, ERK allocation (docs/methods.md §5.4–5.5)',
@@ -28,9 +26,5 @@ const manifest: PluginManifest<GradualPruningOptions> = {
       iterativeFraction: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.2, description: 'q of mode iterative.' },
     },
   },
-  createModule: (options) =>
-    new ContainerModule((bind) => {
-      bind<Sparsifier>(Sparsifier).toConstantValue(new GradualPruningSparsifier(options));
-    }),
-};
-export default manifest;
+  register: ({ bind, options }) => bind(Sparsifier).toConstantValue(new GradualPruningSparsifier(options)),
+});

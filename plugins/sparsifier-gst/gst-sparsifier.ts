@@ -1,15 +1,4 @@
-import type { NetworkGroup } from '../../src/core/network-group.js';
-import type { Sparsifier } from '../../src/core/sparsifier.js';
-import type { Mlp } from '../../src/nn/engine.js';
-import {
-  blockCount, blockNorms, circulantLayout, circulantStorage, expandBlockMask, extractCirculant, foldCirculantGradient, materializeCirculant,
-  type CirculantLayout,
-} from '../../src/sparse/block-circulant.js';
-import { CIRCULANT_FFT_MIN_BLOCK_SIZE, fftSupportsBlockSize } from '../../src/nn/block-circulant-layer.js';
-import { countActive, topK } from '../../src/sparse/mask.js';
-import { activeCount } from '../../src/sparse/sparsity-distribution.js';
-import { sparsityMetrics } from '../../src/sparse/sparsity-metrics.js';
-import type { Rng } from '../../src/util/rng.js';
+import { blockCount, blockNorms, circulantLayout, circulantStorage, expandBlockMask, extractCirculant, foldCirculantGradient, materializeCirculant, type CirculantLayout, CIRCULANT_FFT_MIN_BLOCK_SIZE, fftSupportsBlockSize, countActive, topK, activeCount, sparsityMetrics, type NetworkGroup, type Sparsifier, type Mlp, type Rng } from '../../src/index.js';
 import { RewardAwareController, type ControllerState, type RewardControllerOptions } from './reward-aware-controller.js';
 
 /**

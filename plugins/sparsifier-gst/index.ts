@@ -1,11 +1,9 @@
-import { ContainerModule } from 'inversify';
-import { Sparsifier } from '../../src/core/sparsifier.js';
-import type { PluginManifest } from '../../src/plugin/plugin-manifest.js';
+import { Sparsifier, definePlugin } from '../../src/index.js';
 import { GstSparsifier, type GstOptions } from './gst-sparsifier.js';
 
 const fraction = (what: string, def: number) => ({ type: 'number', minimum: 0, exclusiveMaximum: 1, default: def, description: what });
 
-const manifest: PluginManifest<GstOptions> = {
+export default definePlugin<GstOptions>({
   id: 'sparsifier.gst',
   kind: 'sparsifier',
   description: 'GST: block-circulant layers from step 0, block pruning by block norm, reward-aware target sparsity (arXiv 2101.09650; our reconstruction, docs/methods.md §3, §9.2)',
@@ -34,9 +32,5 @@ const manifest: PluginManifest<GstOptions> = {
       switchMargin: { type: 'number', minimum: 0, default: 0.05, description: 'circ→unstructured: a layer switches once the target ≥ 1 − 1/b + switchMargin.' },
     },
   },
-  createModule: (options) =>
-    new ContainerModule((bind) => {
-      bind<Sparsifier>(Sparsifier).toConstantValue(new GstSparsifier(options));
-    }),
-};
-export default manifest;
+  register: ({ bind, options }) => bind(Sparsifier).toConstantValue(new GstSparsifier(options)),
+});

@@ -1,9 +1,7 @@
-import { ContainerModule } from 'inversify';
-import { Sparsifier } from '../../src/core/sparsifier.js';
-import type { PluginManifest } from '../../src/plugin/plugin-manifest.js';
+import { Sparsifier, definePlugin } from '../../src/index.js';
 import { NmSparsifier, type NmOptions } from './nm-sparsifier.js';
 
-const manifest: PluginManifest<NmOptions> = {
+export default definePlugin<NmOptions>({
   id: 'sparsifier.nm',
   kind: 'sparsifier',
   description: 'RNM-TD3 N:M semi-structured sparsity on every layer of actor, critics and targets, periodic magnitude re-projection, SAD logging (docs/methods.md §4, §9.4)',
@@ -28,9 +26,5 @@ const manifest: PluginManifest<NmOptions> = {
       targetMode: { enum: ['shared', 'own'], default: 'shared', description: 'shared: targets use the online masks; own: each target layer re-projected from its own weights after every Polyak update.' },
     },
   },
-  createModule: (options) =>
-    new ContainerModule((bind) => {
-      bind<Sparsifier>(Sparsifier).toConstantValue(new NmSparsifier(options));
-    }),
-};
-export default manifest;
+  register: ({ bind, options }) => bind(Sparsifier).toConstantValue(new NmSparsifier(options)),
+});

@@ -1,9 +1,4 @@
-import type { NetworkGroup } from '../../src/core/network-group.js';
-import type { Sparsifier } from '../../src/core/sparsifier.js';
-import type { Mlp } from '../../src/nn/engine.js';
-import { maskDivergence, nmHardwareSupported, nmMask } from '../../src/sparse/nm.js';
-import { sparsityMetrics } from '../../src/sparse/sparsity-metrics.js';
-import type { Rng } from '../../src/util/rng.js';
+import { maskDivergence, nmHardwareSupported, nmMask, sparsityMetrics, type NetworkGroup, type Sparsifier, type Mlp, type Rng } from '../../src/index.js';
 
 /**
  * How the gradient reaches the dense weights W̃ (docs/methods.md §9.3–9.4.3):

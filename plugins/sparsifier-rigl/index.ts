@@ -1,12 +1,10 @@
-import { ContainerModule } from 'inversify';
-import { Sparsifier } from '../../src/core/sparsifier.js';
-import type { PluginManifest } from '../../src/plugin/plugin-manifest.js';
+import { Sparsifier, definePlugin } from '../../src/index.js';
 import staticManifest from '../sparsifier-static/index.js';
 import { RigLSparsifier, type RigLOptions } from './rigl-sparsifier.js';
 
 const staticProps = (staticManifest.optionsSchema as { properties: Record<string, unknown> }).properties;
 
-const manifest: PluginManifest<RigLOptions> = {
+export default definePlugin<RigLOptions>({
   id: 'sparsifier.rigl',
   kind: 'sparsifier',
   description: 'RigL / RLx2 topology: magnitude drop, dense-gradient (or random) grow, cosine drop fraction (docs/methods.md §1.b.7, §5.2)',
@@ -39,9 +37,5 @@ const manifest: PluginManifest<RigLOptions> = {
       },
     },
   },
-  createModule: (options) =>
-    new ContainerModule((bind) => {
-      bind<Sparsifier>(Sparsifier).toConstantValue(new RigLSparsifier(options));
-    }),
-};
-export default manifest;
+  register: ({ bind, options }) => bind(Sparsifier).toConstantValue(new RigLSparsifier(options)),
+});

@@ -1,6 +1,4 @@
-import { groupLayers, type NetworkGroup } from '../../src/core/network-group.js';
-import { dropFraction, pruneAndGrow } from '../../src/sparse/topology.js';
-import type { Rng } from '../../src/util/rng.js';
+import { groupLayers, type NetworkGroup, dropFraction, pruneAndGrow, type Rng } from '../../src/index.js';
 import { StaticSparsifier, type StaticOptions } from '../sparsifier-static/static-sparsifier.js';
 
 /** `topologyUpdate` options of `sparsifier.rigl`. */

@@ -1,10 +1,8 @@
-import { ContainerModule } from 'inversify';
-import { Sparsifier } from '../../src/core/sparsifier.js';
-import type { PluginManifest } from '../../src/plugin/plugin-manifest.js';
+import { Sparsifier, definePlugin } from '../../src/index.js';
 import { SetSparsifier, type SetOptions } from './set-sparsifier.js';
 
 /** `sparsifier.set`: SET with ER masks as in DS-TD3 (Sokar et al. 2022), docs/methods.md §2.b. */
-const manifest: PluginManifest<SetOptions> = {
+export default definePlugin<SetOptions>({
   id: 'sparsifier.set',
   kind: 'sparsifier',
   description: 'SET / DS-TD3: Bernoulli ER masks with per-layer λ, drop η of the weights nearest zero per sign, random regrow (docs/methods.md §2.b, §5.3)',
@@ -24,9 +22,5 @@ const manifest: PluginManifest<SetOptions> = {
       resetOptimizerStateOnGrow: { type: 'boolean', default: false, description: 'Zero Adam moments of regrown weights (DS-TD3 code: no).' },
     },
   },
-  createModule: (options) =>
-    new ContainerModule((bind) => {
-      bind<Sparsifier>(Sparsifier).toConstantValue(new SetSparsifier(options));
-    }),
-};
-export default manifest;
+  register: ({ bind, options }) => bind(Sparsifier).toConstantValue(new SetSparsifier(options)),
+});

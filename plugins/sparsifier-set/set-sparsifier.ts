@@ -1,7 +1,4 @@
-import { groupLayers, type NetworkGroup } from '../../src/core/network-group.js';
-import type { Mlp, Optimizer } from '../../src/nn/engine.js';
-import { countActive } from '../../src/sparse/mask.js';
-import type { Rng } from '../../src/util/rng.js';
+import { groupLayers, type NetworkGroup, countActive, type Mlp, type Optimizer, type Rng } from '../../src/index.js';
 import { DenseSparsifier } from '../sparsifier-dense/dense-sparsifier.js';
 
 /** Options of `sparsifier.set` (defaults in the plugin schema; DS-TD3 [S-paper], [S-code]). */

@@ -1,9 +1,7 @@
-import { ContainerModule } from 'inversify';
-import { Sparsifier } from '../../src/core/sparsifier.js';
-import type { PluginManifest } from '../../src/plugin/plugin-manifest.js';
+import { Sparsifier, definePlugin } from '../../src/index.js';
 import { StaticSparsifier, type StaticOptions } from './static-sparsifier.js';
 
-const manifest: PluginManifest<StaticOptions> = {
+export default definePlugin<StaticOptions>({
   id: 'sparsifier.static',
   kind: 'sparsifier',
   description: 'Static sparse training: uniform / ER / ERK masks fixed at initialisation (docs/methods.md §5.1)',
@@ -21,9 +19,5 @@ const manifest: PluginManifest<StaticOptions> = {
       maskInit: { enum: ['random', 'magnitude'], default: 'random', description: 'Which weights a layer keeps: random subset, or largest initial |w| (RLx2 code).' },
     },
   },
-  createModule: (options) =>
-    new ContainerModule((bind) => {
-      bind<Sparsifier>(Sparsifier).toConstantValue(new StaticSparsifier(options));
-    }),
-};
-export default manifest;
+  register: ({ bind, options }) => bind(Sparsifier).toConstantValue(new StaticSparsifier(options)),
+});

@@ -1,8 +1,5 @@
-import { groupLayers, type NetworkGroup } from '../../src/core/network-group.js';
+import { groupLayers, type NetworkGroup, initialMask, type MaskInit, activeCount, layerSparsities, type SparsityDistribution, type Rng } from '../../src/index.js';
 import { DenseSparsifier } from '../sparsifier-dense/dense-sparsifier.js';
-import { initialMask, type MaskInit } from '../../src/sparse/mask.js';
-import { activeCount, layerSparsities, type SparsityDistribution } from '../../src/sparse/sparsity-distribution.js';
-import type { Rng } from '../../src/util/rng.js';
 
 /** Options of `sparsifier.static`. */
 export interface StaticOptions {

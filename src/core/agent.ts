@@ -3,15 +3,19 @@ import type { Rng } from '../util/rng.js';
 import type { BoxSpace } from './environment.js';
 import type { NetworkGroup } from './network-group.js';
 import type { ReplayBuffer } from './replay-buffer.js';
-import type { Sparsifier } from './sparsifier.js';
+import type { SparsifierHooks } from './sparsifier.js';
 
-/** What an agent needs to know of the run to build its networks. */
+/**
+ * What an agent needs to know of the run to build its networks; the host binds it to the
+ * `AgentContext` token (inject it in the agent's `toResolvedValue`).
+ */
 export interface AgentContext {
   readonly observationSize: number;
   /** Continuous action space; actions are produced in its units. */
   readonly actionSpace: BoxSpace;
   readonly engine: Engine;
-  readonly sparsifier: Sparsifier;
+  /** The run's sparsifier, optional hooks filled with their defaults. */
+  readonly sparsifier: SparsifierHooks;
   /** Stream for initialisation, exploration and target-policy noise, derived from the run seed. */
   readonly rng: Rng;
 }
@@ -59,7 +63,7 @@ export interface AgentCostModel {
   readonly targetActor: boolean;
 }
 
-/** Builds the run's agent once the environment's spaces are known. */
-export type AgentFactory = (context: AgentContext) => Agent;
-/** DI token of the `AgentFactory`. */
-export const AgentFactory = Symbol.for('sparse-rl.AgentFactory');
+/** DI token of the run's `Agent` (bound by the agent plugin). */
+export const Agent = Symbol.for('sparse-rl.Agent');
+/** DI token of the run's `AgentContext` (bound by the host: engine, env spaces, sparsifier, the `agent` RNG stream). */
+export const AgentContext = Symbol.for('sparse-rl.AgentContext');

@@ -120,8 +120,36 @@ export type EnvironmentRole = 'train' | 'eval';
  */
 export type EnvironmentFactory = (role: EnvironmentRole) => Promise<Environment>;
 
-/** DI token of the `EnvironmentFactory`. */
+/** DI token of the `EnvironmentFactory` (bound by the environment plugin). */
 export const EnvironmentFactory = Symbol.for('sparse-rl.EnvironmentFactory');
+
+/** DI tokens of the run's started training and evaluation environments (bound by the host from the factory). */
+export const TrainEnvironment = Symbol.for('sparse-rl.TrainEnvironment');
+export const EvalEnvironment = Symbol.for('sparse-rl.EvalEnvironment');
+
+/** The spaces of the run's training environment: what agents and replay buffers are sized by. */
+export interface EnvironmentSpec {
+  readonly envId: string;
+  readonly observationSpace: Space;
+  readonly actionSpace: Space;
+  /** `flatSize(observationSpace)`. */
+  readonly observationSize: number;
+  /** `flatSize(actionSpace)`. */
+  readonly actionSize: number;
+  /** Envs stepped together by the training environment. */
+  readonly numEnvs: number;
+}
+
+/** DI token of the run's `EnvironmentSpec` (bound by the host). */
+export const EnvironmentSpec = Symbol.for('sparse-rl.EnvironmentSpec');
+
+/** The `EnvironmentSpec` of a started environment. */
+export function environmentSpec(env: Environment): EnvironmentSpec {
+  return {
+    envId: env.info.envId, observationSpace: env.observationSpace, actionSpace: env.actionSpace,
+    observationSize: flatSize(env.observationSpace), actionSize: flatSize(env.actionSpace), numEnvs: env.numEnvs,
+  };
+}
 
 /** An error raised by or about an environment; `remoteTraceback` / `stderrTail` when known. */
 export class EnvironmentError extends Error {

@@ -8,7 +8,7 @@ export interface Logger {
   /** One record of scalar metrics at env step `step`. */
   log(step: number, metrics: Readonly<Record<string, number>>): void;
   /** Flushes and closes the sink. */
-  close(): Promise<void> | void;
+  close?(): Promise<void> | void;
 }
 
 /** DI token under which logger plugins contribute (`bind(Logger).to...` many times). */

@@ -18,3 +18,18 @@ export interface NetworkGroup {
 export function groupLayers(group: NetworkGroup): { network: Mlp; index: number; name: string }[] {
   return group.networks.flatMap((network) => network.layers.map((l, index) => ({ network, index, name: `${l.name}.weight` })));
 }
+
+/**
+ * Sets the mask of layer `index` of `network` (one of `group.networks`) and of its target
+ * network, when it has one: the one call for a mask change that targets share (RLx2, static,
+ * RigL). Sparsifiers whose targets keep their own masks (`targetMasks: 'own'`) set those on
+ * `group.targets[i]` directly.
+ * @param mask `[out·in]` of 0/1, or null to remove the mask
+ * @throws Error when `network` is not in `group.networks`
+ */
+export function setGroupMask(group: NetworkGroup, network: Mlp, index: number, mask: Float32Array | null): void {
+  const i = group.networks.indexOf(network);
+  if (i < 0) throw new Error(`setGroupMask: the network is not one of group ${group.name}'s networks`);
+  network.setMask(index, mask);
+  group.targets[i]?.setMask(index, mask);
+}

@@ -92,7 +92,7 @@ export interface ReplayBufferContext {
   readonly numEnvs?: number;
 }
 
-/** Builds the run's replay buffer once the environment's dimensions are known. */
-export type ReplayBufferFactory = (context: ReplayBufferContext) => ReplayBuffer;
-/** DI token of the `ReplayBufferFactory`. */
-export const ReplayBufferFactory = Symbol.for('sparse-rl.ReplayBufferFactory');
+/** DI token of the run's `ReplayBuffer` (bound by the replay-buffer plugin). */
+export const ReplayBuffer = Symbol.for('sparse-rl.ReplayBuffer');
+/** DI token of the run's `ReplayBufferContext` (bound by the host from the environment spec). */
+export const ReplayBufferContext = Symbol.for('sparse-rl.ReplayBufferContext');

@@ -192,3 +192,6 @@ export interface Engine {
   /** Creates an Adam optimizer over `mlp`'s weights and biases, zero state. */
   createAdam(mlp: Mlp, options: AdamOptions): Optimizer;
 }
+
+/** DI token of the run's `Engine` (created from `runtime` by the host; plugins inject it). */
+export const Engine = Symbol.for('sparse-rl.Engine');

@@ -1,38 +1,118 @@
-import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { builtinPlugins } from './builtin-plugins.js';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { resolve as resolveModule } from 'import-meta-resolve';
+import { checkOptionsSchema, type PluginSource } from './plugin-checks.js';
 import { assertManifest, type PluginKind, type PluginManifest } from './plugin-manifest.js';
+
+/**
+ * The folder that holds this build's `src/` and `plugins/` (the repository root when running
+ * from source, `dist/` when built): built-in plugins are found relative to it.
+ */
+const layoutRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * The built-in plugin modules, discovered (as Theia discovers extensions) through the
+ * `"sparse-rl": { "plugins": [...] }` key of the package's `package.json`: module paths relative
+ * to the layout root. The core never imports `plugins/` statically.
+ */
+function builtinModules(): string[] {
+  let dir = layoutRoot;
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      const json = JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string; 'sparse-rl'?: { plugins?: string[] } };
+      if (json.name === 'sparse-rl') return (json['sparse-rl']?.plugins ?? []).map((p) => resolve(layoutRoot, p));
+    }
+    const parent = resolve(dir, '..');
+    if (parent === dir) throw new Error(`sparse-rl: package.json not found above ${layoutRoot}`);
+    dir = parent;
+  }
+}
+
+/** Source path of a built module when running from source (`plugins/x/index.js` → `.ts` under vitest). */
+function existingModule(file: string): string {
+  if (existsSync(file)) return file;
+  const ts = file.replace(/\.js$/, '.ts');
+  if (existsSync(ts)) return ts;
+  throw new Error(`sparse-rl: built-in plugin module ${file} is missing (run npm run build)`);
+}
+
+/** The nearest package.json above `file` with its version (the plugin's version), if any. */
+function packageVersion(file: string): string | undefined {
+  let dir = dirname(file);
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) return (JSON.parse(readFileSync(pkg, 'utf8')) as { version?: string }).version;
+    const parent = resolve(dir, '..');
+    if (parent === dir || dir.endsWith('/node_modules')) return undefined;
+    dir = parent;
+  }
+}
+
+/**
+ * Where `specifier` resolves: a path (starting with `.` or `/`) relative to `baseDirs[0]`; a
+ * package name from the first of `baseDirs` where Node's ESM resolution finds it (the config's
+ * folder, then the working directory), then from sparse-rl's own install.
+ * @throws Error listing the folders searched
+ */
+export function resolvePlugin(specifier: string, baseDirs: readonly string[]): string {
+  if (specifier.startsWith('.') || isAbsolute(specifier)) return resolve(baseDirs[0], specifier);
+  const tried: string[] = [];
+  for (const dir of [...baseDirs, layoutRoot]) {
+    try {
+      return fileURLToPath(resolveModule(specifier, pathToFileURL(join(dir, 'noop.js')).href));
+    } catch (e) {
+      tried.push(`${dir} (${(e as Error).message.split('\n')[0]})`);
+    }
+  }
+  throw new Error(`cannot resolve package "${specifier}" from ${tried.join('; ')}`);
+}
 
 /** The plugins available to a run: the built-ins plus the external ones its config names. */
 export class PluginRegistry {
-  private constructor(private readonly manifests: ReadonlyMap<string, PluginManifest>) {}
+  private constructor(
+    private readonly manifests: ReadonlyMap<string, PluginManifest>,
+    private readonly sources: ReadonlyMap<string, PluginSource>,
+  ) {}
 
   /**
    * Loads every built-in plugin and the external `specifiers` (paths relative to `baseDir`, or
-   * package names resolved by Node).
-   * @throws Error naming the specifier when a module cannot be imported, is not a manifest, or
-   *   reuses an id
+   * package names resolved from `baseDir`, then the working directory), and checks each
+   * manifest (shape, options schema, defaults).
+   * @throws Error naming the specifier when a module cannot be resolved or imported, is not a
+   *   manifest, or reuses an id; PluginError when its options schema is invalid
    */
   static async load(specifiers: readonly string[] = [], baseDir = process.cwd()): Promise<PluginRegistry> {
     const manifests = new Map<string, PluginManifest>();
-    const add = (m: unknown, source: string) => {
-      assertManifest(m, source);
-      if (manifests.has(m.id)) throw new Error(`plugin ${source}: id ${m.id} is already registered`);
+    const sources = new Map<string, PluginSource>();
+    const add = (m: unknown, source: Omit<PluginSource, 'id'>, label: string) => {
+      assertManifest(m, label);
+      if (manifests.has(m.id)) throw new Error(`plugin ${label}: id ${m.id} is already registered (by ${sources.get(m.id)!.specifier})`);
+      const full = { id: m.id, ...source };
+      checkOptionsSchema(m, full);
       manifests.set(m.id, m);
+      sources.set(m.id, full);
     };
-    for (const [id, load] of Object.entries(builtinPlugins)) add((await load()).default, `built-in ${id}`);
+    for (const file of builtinModules()) {
+      const mod = (await import(pathToFileURL(existingModule(file)).href)) as { default?: unknown };
+      add(mod.default, { specifier: 'built-in' }, `built-in ${file}`);
+    }
+    const baseDirs = [...new Set([resolve(baseDir), process.cwd()])];
     for (const spec of specifiers) {
-      const isPath = spec.startsWith('.') || isAbsolute(spec);
-      const target = isPath ? pathToFileURL(resolve(baseDir, spec)).href : spec;
+      let file: string;
       let mod: { default?: unknown };
       try {
-        mod = (await import(target)) as { default?: unknown };
+        file = resolvePlugin(spec, baseDirs);
+        mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
       } catch (e) {
-        throw new Error(`plugins: cannot load "${spec}" (${isPath ? resolve(baseDir, spec) : 'package'}): ${(e as Error).message}`);
+        throw new Error(`plugins: cannot load "${spec}" (${spec.startsWith('.') || isAbsolute(spec) ? resolve(baseDir, spec) : 'package'}): ${(e as Error).message}`);
       }
-      add(mod.default, `"${spec}"`);
+      const version = packageVersion(file);
+      add(mod.default, { specifier: spec, file, ...(version ? { version } : {}), sha256: createHash('sha256').update(readFileSync(file)).digest('hex') }, `"${spec}" (${file})`);
     }
-    return new PluginRegistry(manifests);
+    return new PluginRegistry(manifests, sources);
   }
 
   /** Manifests of one kind, sorted by id. */
@@ -47,7 +127,19 @@ export class PluginRegistry {
     return m;
   }
 
+  /** Where plugin `id` came from (for errors and the run's metadata). */
+  source(id: string): PluginSource {
+    this.get(id);
+    return this.sources.get(id)!;
+  }
+
+  /** Every manifest, in load order (built-ins first). */
   all(): PluginManifest[] {
     return [...this.manifests.values()];
+  }
+
+  /** The external plugins (not built-in), in the config's order. */
+  external(): PluginSource[] {
+    return [...this.sources.values()].filter((s) => s.specifier !== 'built-in');
   }
 }

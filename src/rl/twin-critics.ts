@@ -1,5 +1,5 @@
 import type { NetworkGroup } from '../core/network-group.js';
-import type { Sparsifier } from '../core/sparsifier.js';
+import type { SparsifierHooks } from '../core/sparsifier.js';
 import type { AdamOptions, Engine, Mlp, Optimizer } from '../nn/engine.js';
 
 /** The twin critics of TD3 / SAC with their targets and optimizers, as the `critic` network group. */
@@ -44,7 +44,7 @@ export function concatRows(a: Float32Array, da: number, b: Float32Array, db: num
  */
 export function updateTwinCritics(
   group: NetworkGroup,
-  sparsifier: Sparsifier,
+  sparsifier: SparsifierHooks,
   input: Float32Array,
   target: Float32Array,
   batch: number,

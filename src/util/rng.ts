@@ -91,13 +91,19 @@ export class Rng {
  * The named random streams of a run: `stream(label)` is `new Rng(seed).fork(label)`, so each
  * consumer's stream depends only on the run seed and its label, never on which other streams
  * were requested first or in what order (a plugin that asks for a stream changes no other).
+ * Inject it with the `RngStreams` token; make one with `rngStreams(seed)`.
  */
-export class RngStreams {
-  /** @param seed the run seed (`config.seed`) */
-  constructor(readonly seed: number) {}
-
+export interface RngStreams {
+  /** The run seed (`config.seed`). */
+  readonly seed: number;
   /** A fresh stream for `label` (same seed and label → same stream). */
-  stream(label: string): Rng {
-    return new Rng(this.seed).fork(label);
-  }
+  stream(label: string): Rng;
+}
+
+/** DI token of the run's `RngStreams` (bound by the host). */
+export const RngStreams = Symbol.for('sparse-rl.RngStreams');
+
+/** The `RngStreams` of run seed `seed`. */
+export function rngStreams(seed: number): RngStreams {
+  return { seed, stream: (label) => new Rng(seed).fork(label) };
 }

@@ -7,7 +7,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GymnasiumEnvironment } from '../../src/bridge/gymnasium-environment.js';
+import { GymnasiumEnvironment } from '../../plugins/environment-gymnasium/gymnasium-environment.js';
 import { EnvironmentError } from '../../src/core/environment.js';
 import { HAS_VENV, ROOT, VENV_PYTHON, alive, uniformStream, randomActions, waitGone } from './helpers.js';
 
@@ -207,7 +207,7 @@ describe.skipIf(!HAS_VENV)('a running bridge', () => {
       const script = join(dir, 'orphan.ts');
       writeFileSync(
         script,
-        `import { GymnasiumEnvironment } from ${JSON.stringify(join(ROOT, 'src', 'bridge', 'gymnasium-environment.ts'))};\n` +
+        `import { GymnasiumEnvironment } from ${JSON.stringify(join(ROOT, 'plugins', 'environment-gymnasium', 'gymnasium-environment.ts'))};\n` +
           `const env = await GymnasiumEnvironment.start({ envId: 'InvertedPendulum-v5' });\n` +
           `process.stdout.write('PID ' + env.pid + '\\n');\n` +
           `process.exit(0);\n`,

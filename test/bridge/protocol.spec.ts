@@ -12,7 +12,7 @@ import {
   encodeSpace,
   helloFields,
   parseStepResult,
-} from '../../src/bridge/protocol.js';
+} from '../../plugins/environment-gymnasium/protocol.js';
 import { flatSize, type Space } from '../../src/core/environment.js';
 import { protocolValidator } from './helpers.js';
 

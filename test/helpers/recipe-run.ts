@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { ExperimentConfig } from '../../src/config/experiment-config.js';
 import { ConfigValidator, formatIssue } from '../../src/config/validate.js';
-import { buildExperimentContainer } from '../../src/plugin/experiment-container.js';
+import { RunContainer } from '../../src/plugin/run-container.js';
 import type { PluginRegistry } from '../../src/plugin/plugin-registry.js';
 import { train } from '../../src/train/trainer.js';
 
@@ -30,7 +30,7 @@ export async function runRecipe(registry: PluginRegistry, raw: Json, prefix: str
   const { config, issues } = new ConfigValidator(registry).validate(raw);
   expect(issues.map(formatIssue)).toEqual([]);
   const runDir = join(mkdtempSync(join(tmpdir(), `sparse-rl-${prefix}-`)), 'run');
-  const result = await train(config!, buildExperimentContainer(config!, registry), { runDir });
+  const result = await train(new RunContainer(config!, registry), { runDir });
   return {
     config: config as ExperimentConfig, runDir, result,
     records: readJsonl(join(runDir, 'metrics.jsonl')),

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { Td3Agent } from '../../plugins/agent-td3/td3-agent.js';
 import { UniformReplayBuffer } from '../../plugins/replay-buffer-uniform/uniform-replay-buffer.js';
 import type { BoxSpace } from '../../src/core/environment.js';
-import type { Sparsifier } from '../../src/core/sparsifier.js';
+import { withSparsifierDefaults, type Sparsifier } from '../../src/core/sparsifier.js';
 import type { Engine } from '../../src/nn/engine.js';
 import { nativeAddonPath } from '../../src/nn/native-engine.js';
 import { Rng } from '../../src/util/rng.js';
@@ -26,7 +26,7 @@ export const testEngines = (existsSync(nativeAddonPath()) ? ['native', 'tfjs'] :
 export function makeTd3(engine: Engine, sparsifier: Sparsifier, options: { seed?: number; hiddenSizes?: number[]; tau?: number; transitions?: number } = {}) {
   const { seed = 11, transitions = 500 } = options;
   const td3 = { ...tinyTd3, ...(options.hiddenSizes ? { hiddenSizes: options.hiddenSizes } : {}), ...(options.tau ? { tau: options.tau } : {}) };
-  const agent = new Td3Agent(td3, { observationSize: 17, actionSpace: actionSpace6, engine, sparsifier, rng: new Rng(seed) });
+  const agent = new Td3Agent(td3, { observationSize: 17, actionSpace: actionSpace6, engine, sparsifier: withSparsifierDefaults(sparsifier), rng: new Rng(seed) });
   const buffer = new UniformReplayBuffer(1000, { observationSize: 17, actionSize: 6 });
   const rng = new Rng(5);
   for (let i = 0; i < transitions; i++) {

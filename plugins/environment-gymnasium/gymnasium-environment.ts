@@ -14,15 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { delimiter, join } from 'node:path';
 import * as zmq from 'zeromq';
-import {
-  EnvironmentError,
-  flatSize,
-  type Environment,
-  type EnvironmentInfo,
-  type Space,
-  type StepResult,
-} from '../core/environment.js';
-import { defaultPython, packageRoot } from '../util/paths.js';
+import { EnvironmentError, defaultPython, flatSize, packageRoot, type Environment, type EnvironmentInfo, type Space, type StepResult } from '../../src/index.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import {

@@ -14,7 +14,7 @@
  * described in full in `bridge-python/README.md`.
  */
 import { endianness } from 'node:os';
-import type { EpisodeStatistics, Space, StepResult } from '../core/environment.js';
+import type { EpisodeStatistics, Space, StepResult } from '../../src/index.js';
 
 /**
  * Protocol version spoken by this client. Semver: a bridge of another major is refused at the

@@ -1,0 +1,57 @@
+/**
+ * The public API of sparse-rl: what plugins and programs may import (`import … from 'sparse-rl'`).
+ * Everything not exported here is private and may change in any release (semver applies to this
+ * module and to `sparse-rl/testing`). The built-in plugins import only from here.
+ */
+
+// --- plugins: manifest, definition, registry, run container -----------------------------
+export { definePlugin, pluginType, PLUGIN_KINDS, type JsonSchema, type PluginBinder, type PluginKind, type PluginManifest, type PluginRegistration, type Token } from './plugin/plugin-manifest.js';
+export { PluginError, type PluginSource } from './plugin/plugin-checks.js';
+export { PluginRegistry } from './plugin/plugin-registry.js';
+export { RunConfig, RunContainer, type RunOverrides } from './plugin/run-container.js';
+
+// --- extension points and their tokens ---------------------------------------------------
+export { Agent, AgentContext, type AgentCostModel } from './core/agent.js';
+export { Sparsifier, SPARSIFIER_HOOKS, withSparsifierDefaults, type SparsifierHooks } from './core/sparsifier.js';
+export {
+  EnvironmentError, EnvironmentFactory, EnvironmentSpec, EvalEnvironment, TrainEnvironment, environmentSpec, flatSize,
+  type BoxSpace, type DictSpace, type DiscreteSpace, type Environment, type EnvironmentInfo, type EnvironmentRole,
+  type EpisodeStatistics, type MultiBinarySpace, type MultiDiscreteSpace, type Space, type StepResult, type TupleSpace,
+} from './core/environment.js';
+export { ReplayBuffer, ReplayBufferContext, type PolicyFn, type Transition, type TransitionBatch, type TransitionWindows } from './core/replay-buffer.js';
+export { Logger } from './core/logger.js';
+export { groupLayers, setGroupMask, type NetworkGroup } from './core/network-group.js';
+
+// --- networks and engines ----------------------------------------------------------------
+export { Engine, type Activation, type AdamOptions, type BackwardOptions, type LayerParams, type Mlp, type MlpSpec, type Optimizer, type PolyakOptions } from './nn/engine.js';
+export { createEngine, type RuntimeOptions } from './nn/engines.js';
+export { initLinearDefault } from './nn/init.js';
+export { CIRCULANT_FFT_MIN_BLOCK_SIZE, fftSupportsBlockSize, resolveCirculantMethod, type CirculantMethod } from './nn/block-circulant-layer.js';
+
+// --- sparse maths for method authors -----------------------------------------------------
+export { BaseSparsifier } from './sparse/base-sparsifier.js';
+export { countActive, initialMask, topK, type MaskInit } from './sparse/mask.js';
+export { activeCount, layerSparsities, type LayerShape, type SparsityDistribution } from './sparse/sparsity-distribution.js';
+export { dropFraction, pruneAndGrow, type TopologyUpdateResult } from './sparse/topology.js';
+export { maskDivergence, nmHardwareSupported, nmMask, nmMaxGroupNonZeros } from './sparse/nm.js';
+export {
+  blockCount, blockNorms, blockStorage, circulantLayout, circulantStorage, expandBlockMask, extractCirculant,
+  foldCirculantGradient, materializeCirculant, type CirculantLayout,
+} from './sparse/block-circulant.js';
+export { checkWindow, cubicSparsity, iterativeSparsity, pruningPointIndex, pruningPointTime, type PruningWindow } from './sparse/pruning-schedule.js';
+export { sparsityMetrics } from './sparse/sparsity-metrics.js';
+export { activeWeights, compressionRatio, flopsMetrics, forwardFlops, storedWeights, type CostInfo } from './sparse/flops.js';
+
+// --- actor-critic helpers ----------------------------------------------------------------
+export { checkWindowsSupport, gatherBootstrapStates, nStepSchema, nStepTarget, type NStepOptions, type NStepTarget } from './rl/n-step.js';
+export { concatRows, createTwinCritics, updateTwinCritics, type TwinCritics } from './rl/twin-critics.js';
+
+// --- runs ----------------------------------------------------------------------------------
+export { ConfigError, ConfigValidator, formatIssue, loadConfig, readConfigFile, type ConfigIssue } from './config/validate.js';
+export type { ExperimentConfig, PluginSection } from './config/experiment-config.js';
+export { train, type TrainResult } from './train/trainer.js';
+export { readSafetensors, type NamedTensor } from './train/safetensors.js';
+
+// --- utilities -----------------------------------------------------------------------------
+export { Rng, RngStreams, rngStreams } from './util/rng.js';
+export { defaultPython, packageRoot } from './util/paths.js';

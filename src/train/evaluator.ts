@@ -1,0 +1,48 @@
+import type { Agent } from '../core/agent.js';
+import type { Environment } from '../core/environment.js';
+import type { ActionScaler } from './rollout.js';
+
+/** What one evaluation measured. */
+export interface EvaluationResult {
+  readonly meanReturn: number;
+  /** Population standard deviation over the episodes. */
+  readonly stdReturn: number;
+  readonly episodes: number;
+}
+
+/**
+ * Evaluates the deterministic policy on the run's evaluation environment (one env, its own
+ * process): `episodes` complete episodes per call. The env is seeded (`seed`) at the first
+ * evaluation only; later ones continue its episode stream.
+ */
+export class Evaluator {
+  private count = 0;
+
+  constructor(
+    private readonly env: Environment,
+    private readonly agent: Agent,
+    private readonly scaler: ActionScaler,
+    private readonly episodes: number,
+    private readonly seed: number,
+  ) {}
+
+  /** Evaluations done so far. */
+  get evaluations(): number {
+    return this.count;
+  }
+
+  /** Runs `episodes` episodes. @throws EnvironmentError when the environment fails */
+  async evaluate(): Promise<EvaluationResult> {
+    let o = await this.env.reset(this.count === 0 ? this.seed : undefined);
+    const returns: number[] = [];
+    while (returns.length < this.episodes) {
+      const r = await this.env.step(this.scaler.toEnv(this.agent.act(o, 1, true)));
+      if (r.episodes[0]) returns.push(r.episodes[0].return);
+      o = r.observations;
+    }
+    this.count++;
+    const mean = returns.reduce((a, b) => a + b, 0) / returns.length;
+    const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / returns.length);
+    return { meanReturn: mean, stdReturn: std, episodes: returns.length };
+  }
+}
