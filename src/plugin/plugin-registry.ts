@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolve as resolveModule } from 'import-meta-resolve';
 import { checkOptionsSchema, type PluginSource } from './plugin-checks.js';
@@ -141,5 +141,24 @@ export class PluginRegistry {
   /** The external plugins (not built-in), in the config's order. */
   external(): PluginSource[] {
     return [...this.sources.values()].filter((s) => s.specifier !== 'built-in');
+  }
+
+  /**
+   * The config's `plugins` list rewritten to resolve from `dir` (a run directory): a package name
+   * stays when it resolves from `dir` to the same file, anything else becomes the path of the
+   * loaded module relative to `dir`.
+   */
+  referencesFrom(dir: string): string[] {
+    return this.external().map((s) => {
+      if (!(s.specifier.startsWith('.') || isAbsolute(s.specifier))) {
+        try {
+          if (resolvePlugin(s.specifier, [dir]) === s.file) return s.specifier;
+        } catch {
+          // not resolvable from the run directory: refer to the file
+        }
+      }
+      const rel = relative(dir, s.file!);
+      return rel.startsWith('.') ? rel : `./${rel}`;
+    });
   }
 }

@@ -31,12 +31,15 @@ export class RunDirectory {
   /** The metadata record; change it, then `saveMetadata()`. */
   readonly metadata: Record<string, unknown>;
 
-  /** Creates the folder and writes `config.json` and a `starting` `metadata.json`. */
-  constructor(config: ExperimentConfig, started: number, path?: string, extra: Record<string, unknown> = {}) {
+  /**
+   * Creates the folder and writes `config.json` (its `plugins` rewritten by `pluginReferences`
+   * so that they resolve from the run directory) and a `starting` `metadata.json`.
+   */
+  constructor(config: ExperimentConfig, started: number, path?: string, extra: Record<string, unknown> = {}, pluginReferences?: (dir: string) => string[]) {
     const stamp = new Date(started).toISOString().replace(/[:.]/g, '-');
     this.path = path ?? resolve(config.output.dir, config.name, stamp);
     mkdirSync(this.path, { recursive: true });
-    writeJsonAtomic(join(this.path, 'config.json'), config);
+    writeJsonAtomic(join(this.path, 'config.json'), pluginReferences ? { ...config, plugins: pluginReferences(this.path) } : config);
     this.metadata = {
       name: config.name, status: 'starting', startedAt: new Date(started).toISOString(),
       versions: { sparseRl: '0.1.0', node: process.version },

@@ -38,7 +38,7 @@ export interface TrainResult {
 export async function train(run: RunContainer, options: { runDir?: string } = {}): Promise<TrainResult> {
   const config = run.config;
   const started = Date.now();
-  const dir = new RunDirectory(config, started, options.runDir, { plugins: pluginRecords(run) });
+  const dir = new RunDirectory(config, started, options.runDir, { plugins: pluginRecords(run) }, (path) => run.registry.referencesFrom(path));
   const metadata = dir.metadata;
   const metrics = new MetricsWriter(dir.path);
   const loggers: Logger[] = [metrics];
