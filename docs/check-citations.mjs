@@ -72,7 +72,8 @@ function listFiles() {
     }
   };
   for (const entry of SCAN) walk(join(ROOT, entry));
-  return out;
+  // in docs/ only the Markdown documents cite (this script's own examples are not citations)
+  return out.filter((f) => !relative(ROOT, f).startsWith(`docs${sep}`) || f.endsWith('.md'));
 }
 
 /** Parses the `§…` references right after a citation (the rest of its line). */

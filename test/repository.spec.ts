@@ -73,6 +73,10 @@ describe('the house', () => {
     expect(referring).toBe('');
   });
 
+  it('every docs/<file>.md §N citation in the code resolves to a section of the project\'s own documents', () => {
+    execFileSync(process.execPath, [join(root, 'docs', 'check-citations.mjs'), '--quiet'], { cwd: root, stdio: 'pipe' });
+  });
+
   it('inversify is on its current major (8)', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
     expect(pkg.dependencies.inversify).toMatch(/^\^?8\./);

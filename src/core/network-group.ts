@@ -3,7 +3,7 @@ import type { Mlp, Optimizer } from '../nn/engine.js';
 /**
  * Networks trained together and sparsified together: the `actor` group (actor, its target)
  * and the `critic` group (critic1, critic2 and their targets; one ERK solve pools both heads,
- * docs/methods.md §1.b.3). `targets[i]` is the target of `networks[i]`; `optimizers[i]` trains it.
+ * docs/methods.md §1.b.0.3). `targets[i]` is the target of `networks[i]`; `optimizers[i]` trains it.
  */
 export interface NetworkGroup {
   /** `actor` or `critic` (the key of `actorSparsity` / `criticSparsity`). */

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
 import { packageRoot } from '../util/paths.js';
+import { checkLayerIndex, checkLearningRate, checkMlpSpec, checkSameShape, checkTau, resolveAdamOptions } from './checks.js';
 import type {
   Activation,
   AdamOptions,
@@ -113,30 +114,6 @@ export function nativeEngineAvailable(): boolean {
 // Networks
 // ---------------------------------------------------------------------------------------------
 
-const ACTIVATIONS: readonly Activation[] = ['relu', 'tanh', 'linear'];
-
-function checkSpec(spec: MlpSpec): void {
-  if (typeof spec.name !== 'string' || spec.name.length === 0) throw new TypeError('MlpSpec.name must be a non-empty string');
-  const sizes = spec.layerSizes;
-  if (!Array.isArray(sizes) || sizes.length < 2) {
-    throw new RangeError(`${spec.name}: layerSizes needs at least 2 entries, got ${JSON.stringify(sizes)}`);
-  }
-  for (const s of sizes) {
-    if (!Number.isInteger(s) || s < 1) throw new RangeError(`${spec.name}: layer sizes must be positive integers, got ${s}`);
-  }
-  for (const a of [spec.hiddenActivation, spec.outputActivation]) {
-    if (!ACTIVATIONS.includes(a)) throw new RangeError(`${spec.name}: unknown activation '${a}' (relu, tanh or linear)`);
-  }
-}
-
-function sameShape(a: MlpSpec, b: MlpSpec): boolean {
-  return (
-    a.layerSizes.length === b.layerSizes.length &&
-    a.layerSizes.every((s, i) => s === b.layerSizes[i]) &&
-    a.hiddenActivation === b.hiddenActivation &&
-    a.outputActivation === b.outputActivation
-  );
-}
 
 /** One layer of a {@link NativeMlp}: live views on native memory. */
 class NativeLayer implements LayerParams {
@@ -181,7 +158,7 @@ export class NativeMlp implements Mlp {
     readonly spec: MlpSpec,
     addon: NativeAddon,
   ) {
-    checkSpec(spec);
+    checkMlpSpec(spec);
     this.spec = { ...spec, layerSizes: [...spec.layerSizes] };
     this.handle = new addon.Mlp(engineHandle, [...spec.layerSizes], spec.hiddenActivation, spec.outputActivation);
     const buf = this.handle.buffer();
@@ -245,7 +222,7 @@ export class NativeMlp implements Mlp {
    * @throws RangeError when the shapes differ
    */
   copyFrom(other: Mlp): void {
-    if (!sameShape(this.spec, other.spec)) throw new RangeError(`${this.spec.name}: copyFrom a network of another shape`);
+    checkSameShape(this.spec, other.spec, 'copyFrom');
     if (other instanceof NativeMlp && other.engineHandle === this.engineHandle) {
       this.handle.copyFrom(other.handle);
       this.layers.forEach((l, k) => (l.masked = other.layers[k].masked));
@@ -265,8 +242,8 @@ export class NativeMlp implements Mlp {
    * @throws RangeError when tau is outside [0, 1] or the shapes differ
    */
   polyakFrom(online: Mlp, tau: number, options: PolyakOptions = {}): void {
-    if (!(tau >= 0 && tau <= 1)) throw new RangeError(`tau must be in [0, 1], got ${tau}`);
-    if (!sameShape(this.spec, online.spec)) throw new RangeError(`${this.spec.name}: polyakFrom a network of another shape`);
+    checkTau(this.spec.name, tau);
+    checkSameShape(this.spec, online.spec, 'polyakFrom');
     const unmasked = options.masks === 'none';
     if (!unmasked && online instanceof NativeMlp && online.engineHandle === this.engineHandle) {
       this.handle.polyakFrom(online.handle, tau);
@@ -326,9 +303,7 @@ export class NativeMlp implements Mlp {
   }
 
   private checkIndex(index: number): void {
-    if (!Number.isInteger(index) || index < 0 || index >= this.layers.length) {
-      throw new RangeError(`${this.spec.name}: layer index ${index} outside [0, ${this.layers.length})`);
-    }
+    checkLayerIndex(this.spec.name, index, this.layers.length);
   }
 
   /** Frees the activation cache and detaches the views (they become empty). Idempotent. */
@@ -352,16 +327,7 @@ class NativeAdam implements Optimizer {
   private readonly weightDecay: number;
 
   constructor(mlp: NativeMlp, options: AdamOptions, addon: NativeAddon) {
-    this.lr = checkLr(options.lr);
-    this.beta1 = options.beta1 ?? 0.9;
-    this.beta2 = options.beta2 ?? 0.999;
-    this.eps = options.eps ?? 1e-8;
-    this.weightDecay = options.weightDecay ?? 0;
-    for (const [k, v] of [['beta1', this.beta1], ['beta2', this.beta2]] as const) {
-      if (!(v >= 0 && v < 1)) throw new RangeError(`Adam ${k} must be in [0, 1), got ${v}`);
-    }
-    if (!(this.eps >= 0)) throw new RangeError(`Adam eps must be >= 0, got ${this.eps}`);
-    if (!(this.weightDecay >= 0)) throw new RangeError(`Adam weightDecay must be >= 0, got ${this.weightDecay}`);
+    ({ lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay } = resolveAdamOptions(options));
     this.handle = new addon.Adam(mlp.handle);
     const buf = this.handle.buffer();
     const state = new Map<string, { m: Float32Array; v: Float32Array }>();
@@ -384,7 +350,7 @@ class NativeAdam implements Optimizer {
   }
 
   setLearningRate(lr: number): void {
-    this.lr = checkLr(lr);
+    this.lr = checkLearningRate(lr);
   }
 
   dispose(): void {
@@ -392,10 +358,6 @@ class NativeAdam implements Optimizer {
   }
 }
 
-function checkLr(lr: number): number {
-  if (!(Number.isFinite(lr) && lr >= 0)) throw new RangeError(`Adam lr must be a finite number >= 0, got ${lr}`);
-  return lr;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Engine

@@ -23,6 +23,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { checkLayerIndex, checkLearningRate, checkMlpSpec, checkSameShape, checkTau, resolveAdamOptions } from './checks.js';
 import type {
   Activation,
   AdamOptions,
@@ -227,8 +228,6 @@ interface ForwardCache {
   readonly outputs: tf.Tensor2D[];
 }
 
-const ACTIVATIONS: readonly Activation[] = ['relu', 'tanh', 'linear'];
-
 /**
  * `Mlp` with JS-array parameters and tfjs compute (see the module comment for the math). With
  * `paramGrad: false`, `backward` skips the parameter gradients entirely. The activations of the
@@ -256,7 +255,7 @@ class TfjsMlp implements Mlp {
     spec: MlpSpec,
     private readonly backend: ConcreteBackend,
   ) {
-    validateSpec(spec);
+    checkMlpSpec(spec);
     this.spec = { ...spec, layerSizes: [...spec.layerSizes] };
     const sizes = spec.layerSizes;
     const layers: TfjsLayer[] = [];
@@ -345,9 +344,7 @@ class TfjsMlp implements Mlp {
   /** Like `engine.ts`; the copied mask is normalised to 0/1 (nonzero → 1). */
   setMask(index: number, mask: Float32Array | null): void {
     this.checkAlive();
-    if (!Number.isInteger(index) || index < 0 || index >= this.layers.length) {
-      throw new RangeError(`${this.spec.name}.setMask: layer index ${index} outside [0, ${this.layers.length})`);
-    }
+    checkLayerIndex(`${this.spec.name}.setMask`, index, this.layers.length);
     const layer = this.layers[index];
     this.maskVersion++;
     if (mask === null) {
@@ -370,7 +367,7 @@ class TfjsMlp implements Mlp {
 
   copyFrom(other: Mlp): void {
     this.checkAlive();
-    this.checkCompatible(other, 'copyFrom');
+    checkSameShape(this.spec, other.spec, 'copyFrom');
     for (let k = 0; k < this.layers.length; k++) {
       const src = other.layers[k];
       const dst = this.layers[k];
@@ -387,8 +384,8 @@ class TfjsMlp implements Mlp {
    */
   polyakFrom(online: Mlp, tau: number, options: PolyakOptions = {}): void {
     this.checkAlive();
-    if (!(tau >= 0 && tau <= 1)) throw new RangeError(`${this.spec.name}.polyakFrom: tau must be in [0, 1], got ${tau}`);
-    this.checkCompatible(online, 'polyakFrom');
+    checkTau(this.spec.name, tau);
+    checkSameShape(this.spec, online.spec, 'polyakFrom');
     const keep = 1 - tau;
     for (let k = 0; k < this.layers.length; k++) {
       const src = online.layers[k];
@@ -472,17 +469,6 @@ class TfjsMlp implements Mlp {
     }
   }
 
-  private checkCompatible(other: Mlp, op: string): void {
-    const a = this.spec.layerSizes;
-    const b = other.spec.layerSizes;
-    if (a.length !== b.length || a.some((n, i) => n !== b[i]) || other.layers.length !== this.layers.length) {
-      throw new RangeError(`${this.spec.name}.${op}: layer sizes [${a.join(', ')}] differ from ${other.spec.name}'s [${b.join(', ')}]`);
-    }
-    const { hiddenActivation: h, outputActivation: o } = other.spec;
-    if (h !== this.spec.hiddenActivation || o !== this.spec.outputActivation) {
-      throw new RangeError(`${this.spec.name}.${op}: activations differ from ${other.spec.name}'s (${h}/${o})`);
-    }
-  }
 }
 
 /**
@@ -513,16 +499,6 @@ function applyMask(w: Float32Array, m: Float32Array): void {
   for (let i = 0; i < w.length; i++) if (m[i] === 0) w[i] = 0;
 }
 
-function validateSpec(spec: MlpSpec): void {
-  const sizes = spec.layerSizes;
-  if (typeof spec.name !== 'string' || spec.name.length === 0) throw new Error('MlpSpec.name must be a non-empty string');
-  if (!Array.isArray(sizes) || sizes.length < 2 || sizes.some((n) => !Number.isInteger(n) || n < 1)) {
-    throw new RangeError(`${spec.name}: layerSizes must be >= 2 positive integers, got [${String(sizes)}]`);
-  }
-  for (const act of [spec.hiddenActivation, spec.outputActivation]) {
-    if (!ACTIVATIONS.includes(act)) throw new RangeError(`${spec.name}: unknown activation '${String(act)}'`);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Adam
@@ -556,16 +532,7 @@ class JsAdam implements Optimizer {
   private disposed = false;
 
   constructor(mlp: Mlp, options: AdamOptions) {
-    this.lr = checkLr(options.lr);
-    this.beta1 = options.beta1 ?? 0.9;
-    this.beta2 = options.beta2 ?? 0.999;
-    this.eps = options.eps ?? 1e-8;
-    this.weightDecay = options.weightDecay ?? 0;
-    for (const [key, value] of [['beta1', this.beta1], ['beta2', this.beta2]] as const) {
-      if (!(value >= 0 && value < 1)) throw new RangeError(`Adam: ${key} must be in [0, 1), got ${value}`);
-    }
-    if (!(this.eps >= 0)) throw new RangeError(`Adam: eps must be >= 0, got ${this.eps}`);
-    if (!(this.weightDecay >= 0)) throw new RangeError(`Adam: weightDecay must be >= 0, got ${this.weightDecay}`);
+    ({ lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay } = resolveAdamOptions(options));
     const state = new Map<string, { m: Float32Array; v: Float32Array }>();
     for (const layer of mlp.layers) {
       for (const [suffix, param, grad, masked] of [
@@ -603,7 +570,7 @@ class JsAdam implements Optimizer {
   }
 
   setLearningRate(lr: number): void {
-    this.lr = checkLr(lr);
+    this.lr = checkLearningRate(lr);
   }
 
   dispose(): void {
@@ -611,7 +578,3 @@ class JsAdam implements Optimizer {
   }
 }
 
-function checkLr(lr: number): number {
-  if (!(Number.isFinite(lr) && lr >= 0)) throw new RangeError(`Adam: lr must be a finite number >= 0, got ${lr}`);
-  return lr;
-}
