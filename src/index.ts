@@ -20,6 +20,7 @@ export {
 } from './core/environment.js';
 export { ReplayBuffer, ReplayBufferContext, type PolicyFn, type Transition, type TransitionBatch, type TransitionWindows } from './core/replay-buffer.js';
 export { Logger } from './core/logger.js';
+export { TrainingContribution } from './core/training-contribution.js';
 export { groupLayers, setGroupMask, type NetworkGroup } from './core/network-group.js';
 
 // --- networks and engines ----------------------------------------------------------------

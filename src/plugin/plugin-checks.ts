@@ -45,6 +45,7 @@ const REQUIRED_MEMBERS: Readonly<Record<string, { readonly contract: string; rea
   'sparse-rl.ReplayBuffer': { contract: 'ReplayBuffer', members: ['capacity', 'size', 'add', 'sample'] },
   'sparse-rl.Environment': { contract: 'Environment', members: ['numEnvs', 'observationSpace', 'actionSpace', 'info', 'reset', 'step', 'close'] },
   'sparse-rl.Logger': { contract: 'Logger', members: ['log'] },
+  'sparse-rl.TrainingContribution': { contract: 'TrainingContribution', members: [] },
 };
 
 /** Members that, when present, must be functions (optional hooks included). */
@@ -54,6 +55,7 @@ const FUNCTION_MEMBERS: Readonly<Record<string, readonly string[]>> = {
   'sparse-rl.ReplayBuffer': ['add', 'sample', 'sampleWindows', 'maybeShrink'],
   'sparse-rl.Environment': ['reset', 'step', 'close'],
   'sparse-rl.Logger': ['log', 'close'],
+  'sparse-rl.TrainingContribution': ['onStart', 'onStep', 'onEvaluation', 'onEnd'],
 };
 
 /**

@@ -3,6 +3,7 @@ import { EvalEnvironment, TrainEnvironment, type BoxSpace, type Environment } fr
 import { Logger } from '../core/logger.js';
 import { ReplayBuffer } from '../core/replay-buffer.js';
 import { Sparsifier, type SparsifierHooks } from '../core/sparsifier.js';
+import { TrainingContribution } from '../core/training-contribution.js';
 import { Engine } from '../nn/engine.js';
 import type { RunContainer } from '../plugin/run-container.js';
 import { CompressionTracker, flopsMetrics } from '../sparse/flops.js';
@@ -68,6 +69,7 @@ export async function train(run: RunContainer, options: { runDir?: string } = {}
     sparsifier = await run.get<SparsifierHooks>(Sparsifier);
     const buffer = await run.get<ReplayBuffer>(ReplayBuffer);
     agent.checkReplayBuffer?.(buffer);
+    const contributions = await run.getAll<TrainingContribution>(TrainingContribution);
     const scaler = new ActionScaler(env.actionSpace as BoxSpace);
     const policy = (o: Float32Array, count: number) => agent!.act(o, count, true);
     const compression = new CompressionTracker(agent.groups, sparsifier);
@@ -85,6 +87,7 @@ export async function train(run: RunContainer, options: { runDir?: string } = {}
     }
     const initialSparsity = sparsifier.metrics(agent.groups);
     log(0, { ...initialSparsity, ...costMetrics() });
+    for (const c of contributions) c.onStart?.({ groups: agent.groups, totalSteps: config.totalSteps });
 
     const n = env.numEnvs;
     progress = new Progress(config.totalSteps, config.output.progress);
@@ -101,6 +104,7 @@ export async function train(run: RunContainer, options: { runDir?: string } = {}
       const r = await evaluator!.evaluate();
       lastEvalReturn = r.meanReturn;
       sparsifier!.onEvaluation(r.meanReturn, step);
+      for (const c of contributions) c.onEvaluation?.(r.meanReturn, step);
       const sp = sparsifier!.metrics(agent!.groups);
       sparsityNow = sp['sparsity/total'] ?? 0;
       log(step, { 'eval/mean_return': r.meanReturn, 'eval/std_return': r.stdReturn, ...sp, ...costMetrics() });
@@ -129,6 +133,10 @@ export async function train(run: RunContainer, options: { runDir?: string } = {}
       if (updateMetrics) log(step, updateMetrics);
       const bufferMetrics = buffer.maybeShrink?.(step, policy);
       if (bufferMetrics) log(step, bufferMetrics);
+      for (const c of contributions) {
+        const m = c.onStep?.(step);
+        if (m) log(step, m);
+      }
       const crossed = (interval: number) => Math.floor(step / interval) > Math.floor(before / interval);
       if (crossed(1000)) {
         const now = Date.now();
@@ -151,6 +159,7 @@ export async function train(run: RunContainer, options: { runDir?: string } = {}
     }
     if (step % config.evaluation.interval !== 0) await evaluate();
     if (step % config.checkpoint.interval !== 0) checkpoint();
+    for (const c of contributions) await c.onEnd?.();
     progress.stop();
     const wallSeconds = (Date.now() - started) / 1000;
     dir.complete({ steps: step, wallSeconds, lastEvalReturn, evaluations: evaluator.evaluations, finalSparsity: sparsifier.metrics(agent.groups), flops: costMetrics(), bufferSize: buffer.size, engine: engine.description });
