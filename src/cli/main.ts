@@ -4,11 +4,12 @@ import * as plugins from './commands/plugins.js';
 import * as schema from './commands/schema.js';
 import * as train from './commands/train.js';
 import * as validate from './commands/validate.js';
+import { sparseRlVersion } from '../util/version.js';
 
 /** The `sparse-rl` command line: one module per command under `commands/`, each with a `register(program)`. */
 const program = new Command('sparse-rl')
   .description('Sparse deep reinforcement learning: pluggable sparsifiers and agents, real MuJoCo through a Gymnasium bridge')
-  .version('0.1.0');
+  .version(sparseRlVersion());
 for (const command of [validate, train, schema, plugins]) command.register(program);
 
 await program.parseAsync(process.argv);

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolve as resolveModule } from 'import-meta-resolve';
+import { sparseRlVersion } from '../util/version.js';
 import { checkOptionsSchema, type PluginSource } from './plugin-checks.js';
 import { assertManifest, type PluginKind, type PluginManifest } from './plugin-manifest.js';
 
@@ -97,7 +98,7 @@ export class PluginRegistry {
     };
     for (const file of builtinModules()) {
       const mod = (await import(pathToFileURL(existingModule(file)).href)) as { default?: unknown };
-      add(mod.default, { specifier: 'built-in' }, `built-in ${file}`);
+      add(mod.default, { specifier: 'built-in', version: sparseRlVersion() }, `built-in ${file}`);
     }
     const baseDirs = [...new Set([resolve(baseDir), process.cwd()])];
     for (const spec of specifiers) {

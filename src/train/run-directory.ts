@@ -3,6 +3,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ExperimentConfig } from '../config/experiment-config.js';
 import { packageRoot } from '../util/paths.js';
+import { sparseRlVersion } from '../util/version.js';
 
 /** Writes `file` atomically (temp file + rename); ±Infinity and NaN become the strings "inf", "-inf", "nan". */
 export function writeJsonAtomic(file: string, value: unknown): void {
@@ -42,7 +43,7 @@ export class RunDirectory {
     writeJsonAtomic(join(this.path, 'config.json'), pluginReferences ? { ...config, plugins: pluginReferences(this.path) } : config);
     this.metadata = {
       name: config.name, status: 'starting', startedAt: new Date(started).toISOString(),
-      versions: { sparseRl: '0.1.0', node: process.version },
+      versions: { sparseRl: sparseRlVersion(), node: process.version },
       seeds: { run: config.seed, trainEnv: config.seed, evalEnv: config.seed + config.evaluation.seedOffset },
       gitCommit: gitCommit(), ...extra,
     };
