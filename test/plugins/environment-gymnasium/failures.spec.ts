@@ -7,8 +7,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GymnasiumEnvironment } from '../../plugins/environment-gymnasium/gymnasium-environment.js';
-import { EnvironmentError } from '../../src/core/environment.js';
+import { GymnasiumEnvironment } from '../../../plugins/environment-gymnasium/gymnasium-environment.js';
+import { EnvironmentError } from '../../../src/core/environment.js';
 import { HAS_VENV, ROOT, VENV_PYTHON, alive, uniformStream, randomActions, waitGone } from './helpers.js';
 
 async function startError(p: Promise<unknown>): Promise<EnvironmentError> {

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GymnasiumEnvironment } from '../../plugins/environment-gymnasium/gymnasium-environment.js';
+import { GymnasiumEnvironment } from '../../../plugins/environment-gymnasium/gymnasium-environment.js';
 import { HAS_VENV, VENV_PYTHON, uniformStream, randomActions } from './helpers.js';
 
 /** Independent reference rollout: plain gymnasium.make, no bridge code imported. */

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GymnasiumEnvironment } from '../../plugins/environment-gymnasium/gymnasium-environment.js';
-import { CAPABILITIES, PROTOCOL_VERSION } from '../../plugins/environment-gymnasium/protocol.js';
+import { GymnasiumEnvironment } from '../../../plugins/environment-gymnasium/gymnasium-environment.js';
+import { CAPABILITIES, PROTOCOL_VERSION } from '../../../plugins/environment-gymnasium/protocol.js';
 import { HAS_VENV, ROOT, VENV_PYTHON, alive, uniformStream, randomActions, waitGone } from './helpers.js';
 
 const BRIDGE_ENV = { ...process.env, PYTHONPATH: join(ROOT, 'bridge-python', 'src') };

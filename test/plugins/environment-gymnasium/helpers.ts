@@ -2,13 +2,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { packageRoot } from '../../src/util/paths.js';
+import { packageRoot } from '../../../src/util/paths.js';
 
 export const ROOT = packageRoot();
 export const VENV_PYTHON = join(ROOT, '.venv', 'bin', 'python');
 export const HAS_VENV = existsSync(VENV_PYTHON);
 
-export { uniformStream } from '../helpers/random.js';
+export { uniformStream } from '../../helpers/random.js';
 
 /** Uniform float32 actions in [-1, 1). */
 export function randomActions(rand: () => number, n: number): Float32Array {

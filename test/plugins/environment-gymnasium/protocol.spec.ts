@@ -12,8 +12,8 @@ import {
   encodeSpace,
   helloFields,
   parseStepResult,
-} from '../../plugins/environment-gymnasium/protocol.js';
-import { flatSize, type Space } from '../../src/core/environment.js';
+} from '../../../plugins/environment-gymnasium/protocol.js';
+import { flatSize, type Space } from '../../../src/core/environment.js';
 import { protocolValidator } from './helpers.js';
 
 describe('bridge protocol frames', () => {

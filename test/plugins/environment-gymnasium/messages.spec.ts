@@ -5,9 +5,9 @@
  * schemas/bridge-protocol.schema.json.
  */
 import { describe, expect, it } from 'vitest';
-import { GymnasiumEnvironment } from '../../plugins/environment-gymnasium/gymnasium-environment.js';
+import { GymnasiumEnvironment } from '../../../plugins/environment-gymnasium/gymnasium-environment.js';
 import { join } from 'node:path';
-import { CAPABILITIES, PROTOCOL_VERSION, type WireHeader } from '../../plugins/environment-gymnasium/protocol.js';
+import { CAPABILITIES, PROTOCOL_VERSION, type WireHeader } from '../../../plugins/environment-gymnasium/protocol.js';
 import { HAS_VENV, ROOT, uniformStream, protocolValidator, randomActions } from './helpers.js';
 
 describe.skipIf(!HAS_VENV)('messages exchanged with the real bridge', () => {
