@@ -1,36 +1,12 @@
-import { Agent, AgentContext, nStepSchema, definePlugin } from '../../src/index.js';
-import { SacAgent, type SacOptions } from './sac-agent.js';
+import { Agent, AgentContext, definePlugin } from '../../src/index.js';
+import { SacAgent } from './sac-agent.js';
+import { sacOptionsSchema, type SacOptions } from './sac-options.js';
 
-/** `agent.sac`: SAC (Haarnoja et al. 2018) with automatic entropy tuning, sparse-capable networks. */
+/** `agent.sac`: SAC (Haarnoja et al. 2018) with automatic entropy tuning, sparse-capable networks (README.md). */
 export default definePlugin<SacOptions>({
   id: 'agent.sac',
   kind: 'agent',
   description: 'SAC (Haarnoja et al. 2018): tanh-Gaussian actor, twin critics with target critics, automatic entropy tuning',
-  optionsSchema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      hiddenSizes: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 1, default: [256, 256], description: 'Hidden layer widths of actor and critics (ReLU).' },
-      actorLr: { type: 'number', exclusiveMinimum: 0, default: 3e-4, description: 'Adam learning rate of the actor.' },
-      criticLr: { type: 'number', exclusiveMinimum: 0, default: 3e-4, description: 'Adam learning rate of the critics.' },
-      alphaLr: { type: 'number', exclusiveMinimum: 0, default: 3e-4, description: 'Adam learning rate of log α.' },
-      weightDecay: { type: 'number', minimum: 0, default: 0, description: 'L2 weight decay added to gradients.' },
-      batchSize: { type: 'integer', minimum: 1, default: 256 },
-      gamma: { type: 'number', minimum: 0, maximum: 1, default: 0.99, description: 'Discount factor.' },
-      tau: { type: 'number', minimum: 0, maximum: 1, default: 0.005, description: 'Polyak coefficient of the target-critic update.' },
-      learningStarts: { type: 'integer', minimum: 0, default: 25000, description: 'Env steps of uniform random actions before learning (RLx2: 25000).' },
-      entropyCoefficient: {
-        anyOf: [{ const: 'auto' }, { type: 'number', exclusiveMinimum: 0 }], default: 'auto',
-        description: "α: 'auto' learns log α (initialised to 0, α = 1) towards targetEntropy; a number fixes α.",
-      },
-      targetEntropy: { type: ['number', 'null'], default: null, description: 'Target entropy in nats; null = −|A|.' },
-      actorUpdateInterval: { type: 'integer', minimum: 1, default: 1, description: 'Iterations per actor (and α) update.' },
-      targetUpdateInterval: { type: 'integer', minimum: 1, default: 1, description: 'Iterations per target-critic update.' },
-      logStdMin: { type: 'number', default: -5, description: 'Lower bound of the log-std (RLx2: −5).' },
-      logStdMax: { type: 'number', default: 2, description: 'Upper bound of the log-std (RLx2: 2).' },
-      logStdBounding: { enum: ['tanh', 'clamp'], default: 'tanh', description: 'tanh: ℓ = min + ½(max − min)(tanh ℓ̃ + 1) (RLx2 code); clamp: hard clip.' },
-      nStep: nStepSchema,
-    },
-  },
+  optionsSchema: sacOptionsSchema,
   register: ({ bind, options }) => bind(Agent).toResolvedValue((context: AgentContext) => new SacAgent(options, context), [AgentContext]),
 });

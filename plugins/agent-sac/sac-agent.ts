@@ -1,31 +1,11 @@
-import { initLinearDefault, checkWindowsSupport, gatherBootstrapStates, nStepTarget, type NStepOptions, concatRows, createTwinCritics, updateTwinCritics, type Agent, type AgentContext, type AgentCostModel, type NetworkGroup, type ReplayBuffer, type SparsifierHooks, type Mlp, type Optimizer, type Rng } from '../../src/index.js';
+import {
+  checkWindowsSupport, concatRows, copyToTargets, createTwinCritics, gatherBootstrapStates, initLinearDefault, nStepTarget, polyakUpdateTargets, stepGroup, updateTwinCritics,
+  type Agent, type AgentContext, type AgentCostModel, type Mlp, type NetworkGroup, type ReplayBuffer, type Rng, type SparsifierHooks,
+} from '../../src/index.js';
+import type { SacOptions } from './sac-options.js';
 import { sampleTanhGaussian, tanhGaussianActorGrad, type LogStdBounds } from './tanh-gaussian.js';
 
-/** Options of `agent.sac` (defaults in the plugin's schema; Haarnoja et al. 2018, RLx2 [R-code]). */
-export interface SacOptions {
-  readonly hiddenSizes: readonly number[];
-  readonly actorLr: number;
-  readonly criticLr: number;
-  /** Adam learning rate of log α (automatic entropy tuning). */
-  readonly alphaLr: number;
-  readonly weightDecay: number;
-  readonly batchSize: number;
-  readonly gamma: number;
-  readonly tau: number;
-  readonly learningStarts: number;
-  /** `auto`: learn α (log α starts at 0, α = 1); a number: fixed α. */
-  readonly entropyCoefficient: 'auto' | number;
-  /** Target entropy H̄ in nats; null = −|A|. */
-  readonly targetEntropy: number | null;
-  readonly actorUpdateInterval: number;
-  readonly targetUpdateInterval: number;
-  readonly logStdMin: number;
-  readonly logStdMax: number;
-  /** `tanh`: smooth rescaling into the bounds (RLx2 [R-code]); `clamp`: hard clip. */
-  readonly logStdBounding: 'tanh' | 'clamp';
-  /** RLx2 delayed multi-step TD target with entropy terms (docs/methods.md §1.b SAC); n = 1 is off. */
-  readonly nStep: NStepOptions;
-}
+export type { SacOptions } from './sac-options.js';
 
 /**
  * Soft Actor-Critic (Haarnoja et al. 2018, "Soft Actor-Critic Algorithms and Applications"), with
@@ -43,9 +23,13 @@ export interface SacOptions {
  * `mean(α·log π(a|s) − min(Q1, Q2)(s, a))` with a reparameterised, whose gradient w.r.t. the
  * actor outputs is computed analytically (`tanhGaussianActorGrad`) from dQ/da (critic backward
  * with `inputGrad`, `paramGrad: false`); then `J(α) = α·mean(−log π − H̄)` (log π detached) by
- * Adam on log α (RLx2 [R-code] / pytorch_sac form); every `targetUpdateInterval` iterations a Polyak update of the target critics.
- * Sparsifier hooks as TD3. Weights use PyTorch's default Linear init (RLx2's SAC uses
- * orthogonal init; not reproduced).
+ * Adam on log α (RLx2 [R-code] / pytorch_sac form); every `targetUpdateInterval` iterations a
+ * Polyak update of the target critics.
+ * Sparsifier hooks (docs/architecture.md §4): the `critic` group every iteration
+ * (`updateTwinCritics`), the `actor` group on actor iterations (`stepGroup`), and
+ * `afterTargetUpdate(critic)` after each target update (`polyakUpdateTargets`). Weights use
+ * PyTorch's default Linear init (RLx2's SAC uses orthogonal init; not reproduced,
+ * docs/methods.md §1.h.9). Options and their defaults: `sac-options.ts`, README.md.
  */
 export class SacAgent implements Agent {
   readonly groups: readonly NetworkGroup[];
@@ -54,7 +38,6 @@ export class SacAgent implements Agent {
   private readonly actor: Mlp;
   private readonly critics: readonly [Mlp, Mlp];
   private readonly criticTargets: readonly [Mlp, Mlp];
-  private readonly actorOptimizer: Optimizer;
   private readonly actorGroup: NetworkGroup;
   private readonly criticGroup: NetworkGroup;
   private readonly sparsifier: SparsifierHooks;
@@ -82,7 +65,7 @@ export class SacAgent implements Agent {
     this.obsDim = context.observationSize;
     this.actDim = context.actionSpace.shape.reduce((a, b) => a * b, 1);
     this.targetEntropy = options.targetEntropy ?? -this.actDim;
-    this.bounds = { min: options.logStdMin, max: options.logStdMax, mode: options.logStdBounding ?? 'tanh' };
+    this.bounds = { min: options.logStdMin, max: options.logStdMax, mode: options.logStdBounding };
     if (typeof options.entropyCoefficient === 'number') this.logAlpha = Math.log(options.entropyCoefficient);
     const hidden = options.hiddenSizes;
     this.actor = engine.createMlp({ name: 'actor', layerSizes: [this.obsDim, ...hidden, 2 * this.actDim], hiddenActivation: 'relu', outputActivation: 'linear' });
@@ -91,13 +74,12 @@ export class SacAgent implements Agent {
     this.criticTargets = twin.targets;
     const initRng = rng.fork('init');
     for (const net of [this.actor, ...this.critics]) initLinearDefault(net, initRng);
-    this.actorOptimizer = engine.createAdam(this.actor, { lr: options.actorLr, weightDecay: options.weightDecay });
-    this.actorGroup = { name: 'actor', networks: [this.actor], targets: [], optimizers: [this.actorOptimizer] };
+    const actorOptimizer = engine.createAdam(this.actor, { lr: options.actorLr, weightDecay: options.weightDecay });
+    this.actorGroup = { name: 'actor', networks: [this.actor], targets: [], optimizers: [actorOptimizer] };
     this.criticGroup = twin.group;
     this.groups = [this.actorGroup, this.criticGroup];
     this.sparsifier.initialize(this.groups, rng.fork('sparsifier'));
-    this.criticTargets[0].copyFrom(this.critics[0]);
-    this.criticTargets[1].copyFrom(this.critics[1]);
+    copyToTargets(this.groups);
     const b = options.batchSize;
     this.criticInput = new Float32Array(b * (this.obsDim + this.actDim));
     this.targetQ = new Float32Array(b);
@@ -121,14 +103,25 @@ export class SacAgent implements Agent {
     return eps;
   }
 
-  /** @inheritdoc Deterministic: tanh(μ); else a sample tanh(μ + σε). */
+  /**
+   * @inheritdoc Deterministic: tanh(μ); else a sample tanh(μ + σε), ε ~ N(0, I).
+   * @param observations `[n, obsDim]`
+   * @returns `[n, actDim]` normalised actions in (−1, 1)
+   */
   act(observations: Float32Array, n: number, deterministic: boolean): Float32Array {
     const out = this.actor.predict(observations, n);
     const eps = deterministic ? new Float32Array(n * this.actDim) : this.noise(n * this.actDim);
     return sampleTanhGaussian(out, eps, n, this.actDim, this.bounds).action;
   }
 
-  /** @inheritdoc */
+  /**
+   * @inheritdoc One SAC iteration (Haarnoja et al. 2018, Alg. 1; RLx2 [R-code] `SAC.update`).
+   * @returns `losses/critic_loss`, `losses/alpha` (α before this iteration's α step), and on actor
+   *   iterations `losses/actor_loss`, `losses/entropy` (nats) and, with `entropyCoefficient: auto`,
+   *   `losses/alpha_loss`
+   * @throws Error when the buffer is empty, or has too few transitions for (or no) windows once
+   *   the n-step target is on
+   */
   update(buffer: ReplayBuffer): Record<string, number> {
     const { batchSize: b, gamma, tau } = this.options;
     const { obsDim, actDim } = this;
@@ -213,11 +206,7 @@ export class SacAgent implements Agent {
         for (let i = 0; i < b; i++) for (let j = 0; j < actDim; j++) gradAction[i * actDim + j] += gi[i * w + obsDim + j];
       }
       const gradOut = tanhGaussianActorGrad(out, eps, gradAction, alpha, b, actDim, this.bounds);
-      this.actor.backward(gradOut, { denseGrad: this.sparsifier.needsDenseGradient(this.actorGroup) });
-      if (this.sparsifier.beforeOptimizerStep(this.actorGroup)) {
-        this.actorOptimizer.step();
-        this.sparsifier.afterOptimizerStep(this.actorGroup);
-      }
+      stepGroup(this.actorGroup, this.sparsifier, (denseGrad) => this.actor.backward(gradOut, { denseGrad }));
       stats['losses/actor_loss'] = actorLoss;
       stats['losses/entropy'] = -meanLogProb;
       if (this.options.entropyCoefficient === 'auto') {
@@ -229,12 +218,7 @@ export class SacAgent implements Agent {
     }
 
     // 4. Polyak update of the target critics
-    if (this.iterations % this.options.targetUpdateInterval === 0) {
-      const polyak = { masks: this.sparsifier.targetMasks === 'own' ? 'none' : 'online' } as const;
-      this.criticTargets[0].polyakFrom(this.critics[0], tau, polyak);
-      this.criticTargets[1].polyakFrom(this.critics[1], tau, polyak);
-      this.sparsifier.afterTargetUpdate(this.criticGroup);
-    }
+    if (this.iterations % this.options.targetUpdateInterval === 0) polyakUpdateTargets([this.criticGroup], tau, this.sparsifier);
     return stats;
   }
 
@@ -253,7 +237,15 @@ export class SacAgent implements Agent {
   }
 }
 
-/** One PyTorch Adam step (β 0.9/0.999, ε 1e-8, bias-corrected) on a scalar; returns the new value. */
+/**
+ * One step of PyTorch's `torch.optim.Adam` (β₁ 0.9, β₂ 0.999, ε 1e-8, bias-corrected, no weight
+ * decay) on a scalar parameter; `agent.sac` steps log α with it (pytorch_sac / RLx2 [R-code]).
+ * @param s Adam state: first moment m, second moment v, step count t; updated in place
+ * @param x the current value
+ * @param grad dJ/dx
+ * @param lr learning rate
+ * @returns the new value x − lr·m̂/(√v̂ + ε)
+ */
 export function adamScalar(s: { m: number; v: number; t: number }, x: number, grad: number, lr: number): number {
   s.t++;
   s.m = 0.9 * s.m + 0.1 * grad;

@@ -25,7 +25,10 @@ export interface LogStdBounds {
   readonly mode: 'tanh' | 'clamp';
 }
 
-/** Bounded log-std ℓ of raw output `raw` and dℓ/dℓ̃. */
+/**
+ * Bounded log-std ℓ of a raw actor output ℓ̃ = `raw`, and the slope dℓ/dℓ̃ (`tanh`:
+ * ½(max − min)(1 − tanh² ℓ̃); `clamp`: 1 inside the bounds, 0 at or outside them).
+ */
 export function boundLogStd(raw: number, b: LogStdBounds): { logStd: number; slope: number } {
   if (b.mode === 'tanh') {
     const t = Math.tanh(raw);

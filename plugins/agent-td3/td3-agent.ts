@@ -1,22 +1,10 @@
-import { initLinearDefault, checkWindowsSupport, gatherBootstrapStates, nStepTarget, type NStepOptions, concatRows, createTwinCritics, updateTwinCritics, type Agent, type AgentContext, type AgentCostModel, type NetworkGroup, type ReplayBuffer, type SparsifierHooks, type Mlp, type Optimizer, type Rng } from '../../src/index.js';
+import {
+  checkWindowsSupport, concatRows, copyToTargets, createTwinCritics, gatherBootstrapStates, initLinearDefault, nStepTarget, polyakUpdateTargets, stepGroup, updateTwinCritics,
+  type Agent, type AgentContext, type AgentCostModel, type Mlp, type NetworkGroup, type ReplayBuffer, type Rng, type SparsifierHooks,
+} from '../../src/index.js';
+import type { Td3Options } from './td3-options.js';
 
-/** Options of `agent.td3` (defaults in the plugin's schema; Fujimoto et al. 2018, RLx2 [R-code]). */
-export interface Td3Options {
-  readonly hiddenSizes: readonly number[];
-  readonly actorLr: number;
-  readonly criticLr: number;
-  readonly weightDecay: number;
-  readonly batchSize: number;
-  readonly gamma: number;
-  readonly tau: number;
-  readonly policyNoise: number;
-  readonly noiseClip: number;
-  readonly policyDelay: number;
-  readonly explorationNoise: number;
-  readonly learningStarts: number;
-  /** RLx2 delayed multi-step TD target (docs/methods.md §1.b.3); absent or n = 1 is off. */
-  readonly nStep?: NStepOptions;
-}
+export type { Td3Options } from './td3-options.js';
 
 /**
  * TD3 (Fujimoto, van Hoof, Meger 2018, "Addressing Function Approximation Error in Actor-Critic
@@ -29,6 +17,11 @@ export interface Td3Options {
  * With `nStep.n > 1`, after `nStep.delayIterations` gradient iterations the target is RLx2's
  * n-step target over buffer windows (`src/rl/n-step.ts`; the buffer must implement
  * `sampleWindows`), bootstrapped at s'_m with the smoothed target action.
+ *
+ * Sparsifier hooks (docs/architecture.md §4): every iteration the `critic` group is updated
+ * (`updateTwinCritics`); every `policyDelay`-th iteration the `actor` group (`stepGroup`), then
+ * all three targets are Polyak-updated and `afterTargetUpdate(actor)`, `afterTargetUpdate(critic)`
+ * follow (`polyakUpdateTargets`). Options and their defaults: `td3-options.ts`, README.md.
  */
 export class Td3Agent implements Agent {
   readonly groups: readonly NetworkGroup[];
@@ -38,7 +31,6 @@ export class Td3Agent implements Agent {
   private readonly actorTarget: Mlp;
   private readonly critics: readonly [Mlp, Mlp];
   private readonly criticTargets: readonly [Mlp, Mlp];
-  private readonly actorOptimizer: Optimizer;
   private readonly actorGroup: NetworkGroup;
   private readonly criticGroup: NetworkGroup;
   private readonly sparsifier: SparsifierHooks;
@@ -74,16 +66,14 @@ export class Td3Agent implements Agent {
     const initRng = rng.fork('init');
     for (const net of [this.actor, ...this.critics]) initLinearDefault(net, initRng);
 
-    this.actorOptimizer = engine.createAdam(this.actor, { lr: options.actorLr, weightDecay: options.weightDecay });
-    this.actorGroup = { name: 'actor', networks: [this.actor], targets: [this.actorTarget], optimizers: [this.actorOptimizer] };
+    const actorOptimizer = engine.createAdam(this.actor, { lr: options.actorLr, weightDecay: options.weightDecay });
+    this.actorGroup = { name: 'actor', networks: [this.actor], targets: [this.actorTarget], optimizers: [actorOptimizer] };
     this.criticGroup = twin.group;
     this.groups = [this.actorGroup, this.criticGroup];
 
     // initial masks, then targets start as exact (masked) copies of the online networks
     this.sparsifier.initialize(this.groups, rng.fork('sparsifier'));
-    this.actorTarget.copyFrom(this.actor);
-    this.criticTargets[0].copyFrom(this.critics[0]);
-    this.criticTargets[1].copyFrom(this.critics[1]);
+    copyToTargets(this.groups);
 
     const b = options.batchSize;
     this.criticInput = new Float32Array(b * (this.obsDim + this.actDim));
@@ -97,7 +87,12 @@ export class Td3Agent implements Agent {
     if (this.options.nStep) checkWindowsSupport('td3', this.options.nStep, buffer);
   }
 
-  /** @inheritdoc */
+  /**
+   * @inheritdoc
+   * @param observations `[n, obsDim]`
+   * @returns `[n, actDim]` normalised actions in [−1, 1]: π(s), plus N(0, explorationNoise²) noise
+   *   clipped to [−1, 1] unless `deterministic`
+   */
   act(observations: Float32Array, n: number, deterministic: boolean): Float32Array {
     const a = this.actor.predict(observations, n);
     if (!deterministic) {
@@ -107,14 +102,19 @@ export class Td3Agent implements Agent {
     return a;
   }
 
-  /** @inheritdoc */
+  /**
+   * @inheritdoc One TD3 iteration (Fujimoto et al. 2018, Alg. 1; github.com/sfujim/TD3 `TD3.train`).
+   * @returns `losses/critic_loss`, and `losses/actor_loss` on actor iterations
+   * @throws Error when the buffer is empty, or has too few transitions for (or no) windows once
+   *   the n-step target is on
+   */
   update(buffer: ReplayBuffer): Record<string, number> {
     const { batchSize: b, gamma, tau, policyNoise, noiseClip, policyDelay } = this.options;
     const { obsDim, actDim } = this;
-    const ns = this.options.nStep ?? { n: 1, delayIterations: 0 };
+    const ns = this.options.nStep;
     this.iterations++;
     // RLx2 [R-code]: n_cur = n if it ≥ delay_nstep, `it` the 1-based gradient iteration
-    const n = ns.n > 1 && this.iterations >= ns.delayIterations ? ns.n : 1;
+    const n = ns && ns.n > 1 && this.iterations >= ns.delayIterations ? ns.n : 1;
     let batch: { observations: Float32Array; actions: Float32Array };
     let ret: Float64Array | Float32Array;
     let factor: Float64Array | null = null;
@@ -170,19 +170,10 @@ export class Td3Agent implements Agent {
     for (let i = 0; i < b; i++) {
       for (let j = 0; j < actDim; j++) gradAction[i * actDim + j] = gradInput[i * (obsDim + actDim) + obsDim + j];
     }
-    this.actor.backward(gradAction, { denseGrad: this.sparsifier.needsDenseGradient(this.actorGroup) });
-    if (this.sparsifier.beforeOptimizerStep(this.actorGroup)) {
-      this.actorOptimizer.step();
-      this.sparsifier.afterOptimizerStep(this.actorGroup);
-    }
+    stepGroup(this.actorGroup, this.sparsifier, (denseGrad) => this.actor.backward(gradAction, { denseGrad }));
 
-    // 4. Polyak target updates; targets share the online masks (engine re-masks)
-    const polyak = { masks: this.sparsifier.targetMasks === 'own' ? 'none' : 'online' } as const;
-    this.actorTarget.polyakFrom(this.actor, tau, polyak);
-    this.criticTargets[0].polyakFrom(this.critics[0], tau, polyak);
-    this.criticTargets[1].polyakFrom(this.critics[1], tau, polyak);
-    this.sparsifier.afterTargetUpdate(this.actorGroup);
-    this.sparsifier.afterTargetUpdate(this.criticGroup);
+    // 4. Polyak updates of all three targets, then afterTargetUpdate(actor), afterTargetUpdate(critic)
+    polyakUpdateTargets(this.groups, tau, this.sparsifier);
     stats['losses/actor_loss'] = actorLoss;
     return stats;
   }

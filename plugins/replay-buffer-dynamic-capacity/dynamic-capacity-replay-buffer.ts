@@ -1,28 +1,5 @@
-import { type PolicyFn, type ReplayBufferContext, type Transition } from '../../src/index.js';
-import { UniformReplayBuffer } from '../replay-buffer-uniform/uniform-replay-buffer.js';
-
-/** Options of `replay-buffer.dynamic-capacity` (defaults in the plugin schema; RLx2 [R-code]). */
-export interface DynamicCapacityOptions {
-  /** Maximum live transitions (RLx2 TD3 1e6, SAC 3e6). */
-  readonly capacity: number;
-  /** No shrinking at or below this size (RLx2 TD3 1e5, SAC 2e5). */
-  readonly minSize: number;
-  /** Env steps between checks (10 000). */
-  readonly checkInterval: number;
-  /** K: the oldest transitions the policy distance is measured on (8·B = 2048). */
-  readonly oldestK: number;
-  /** Threshold on the policy distance D (0.2, calibrated to the `code` distance). */
-  readonly threshold: number;
-  /**
-   * `code` ([R-code]): D = mean over K×actDim of (π(s) − actionMean)² / 2, then drop
-   * ⌊shrinkFraction·size⌋ oldest once per check. `paper` ([R-sub] Eq. 6): D = mean over the
-   * oldest K of ‖π(s) − a‖₂ (a the stored executed action), pop the oldest one at a time until
-   * D ≤ threshold.
-   */
-  readonly distance: 'code' | 'paper';
-  /** Fraction of the size dropped per check in `code` mode (0.1). */
-  readonly shrinkFraction: number;
-}
+import { FifoReplayBuffer, type PolicyFn, type ReplayBufferContext, type Transition } from '../../src/index.js';
+import type { DynamicCapacityOptions } from './dynamic-capacity-options.js';
 
 /**
  * RLx2's dynamic-capacity FIFO replay buffer (Tan et al. 2023, [R-code] `train.py` +
@@ -33,15 +10,21 @@ export interface DynamicCapacityOptions {
  * (`maybeShrink`) the distance D between the current policy and the oldest `oldestK`
  * transitions is measured; above `threshold` (and while size > `minSize`) the oldest data are
  * dropped (see `distance`). The buffer grows again by appending, up to `capacity`.
- * Sampling and windows are uniform over the live data (`UniformReplayBuffer`).
+ * Storage, sampling and windows are `FifoReplayBuffer`'s (`src/rl/fifo-replay-buffer.ts`),
+ * uniform over the live data.
  */
-export class DynamicCapacityReplayBuffer extends UniformReplayBuffer {
+export class DynamicCapacityReplayBuffer extends FifoReplayBuffer {
+  /** `[capacity, actDim]` the stored `actionMean` of each ring slot. */
   private readonly actMean: Float32Array;
   private lastCheckStep = 0;
   /** D of the last check (NaN before the first). */
   lastDistance = Number.NaN;
 
-  /** @throws RangeError when capacity < 1 */
+  /**
+   * @param options validated options (`dynamic-capacity-options.ts`)
+   * @param context observation and action sizes, `numEnvs`
+   * @throws RangeError when capacity < 1
+   */
   constructor(
     private readonly options: DynamicCapacityOptions,
     context: ReplayBufferContext,
@@ -55,11 +38,6 @@ export class DynamicCapacityReplayBuffer extends UniformReplayBuffer {
     const a = this.context.actionSize;
     this.actMean.set(t.actionMean ?? t.action, this.cursor * a);
     super.add(t);
-  }
-
-  /** Drops the `k` oldest live transitions (moves the left pointer). */
-  dropOldest(k: number): void {
-    this.count -= Math.max(0, Math.min(k, this.count));
   }
 
   /**

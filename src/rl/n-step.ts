@@ -31,9 +31,12 @@ export interface NStepTarget {
  * bootstrap. For n = 1 this is TD3's `r + γ(1 − terminated)·min Q'` (SAC's with the entropy
  * bonus). No off-policy correction, as in RLx2.
  *
- * @param windows `[B, n]` rewards / terminated / truncated
+ * @param windows `[B, n]` rewards / terminated / truncated (e.g. `ReplayBuffer.sampleWindows`)
  * @param gamma discount γ in [0, 1]
- * @param entropy optional `[B, n]` soft-value bonus −α·log π(a'_k|s'_k) at every s'_k
+ * @param entropy optional `[B, n]` soft-value bonus −α·log π(a'_k|s'_k) at every s'_k (nats
+ *   times α, in reward units)
+ * @returns fresh `[B]` arrays: partial return, bootstrap slot m, bootstrap factor alive·γ^{m+1}
+ *   (does not validate its input: arrays shorter than `[B, n]` read as NaN)
  */
 export function nStepTarget(windows: TransitionWindows, gamma: number, entropy?: Float32Array | Float64Array): NStepTarget {
   const { size: b, n } = windows;
@@ -63,7 +66,14 @@ export function nStepTarget(windows: TransitionWindows, gamma: number, entropy?:
   return { partialReturn, bootstrapSlot, bootstrapFactor };
 }
 
-/** Copies s'_{m_i} of every window into `out` `[B, obsDim]` (the bootstrap states s*). */
+/**
+ * Copies s'_{m_i} of every window into `out` (the bootstrap states s* of `nStepTarget`).
+ * @param windows with `nextObservations` `[B, n, obsDim]`
+ * @param slots `[B]` the bootstrap slots m_i in [0, n) (`NStepTarget.bootstrapSlot`)
+ * @param out `[B, obsDim]`, overwritten
+ * @returns `out`
+ * @throws RangeError when `out` is shorter than `B·obsDim`
+ */
 export function gatherBootstrapStates(windows: TransitionWindows, slots: Int32Array, obsDim: number, out: Float32Array): Float32Array {
   for (let i = 0; i < windows.size; i++) {
     const src = (i * windows.n + slots[i]) * obsDim;
@@ -92,7 +102,12 @@ export const nStepSchema = {
   },
 } as const;
 
-/** @throws Error when n > 1 and the buffer has no `sampleWindows` */
+/**
+ * The agents' start-up check of the replay buffer for their `nStep` option (RLx2 needs
+ * contiguous windows, docs/methods.md §1.b.2).
+ * @param agent the agent's plugin name (`td3`, `sac`), named in the error
+ * @throws Error when n > 1 and the buffer has no `sampleWindows`
+ */
 export function checkWindowsSupport(agent: string, nStep: NStepOptions, buffer: { sampleWindows?: unknown }): void {
   if (nStep.n > 1 && typeof buffer.sampleWindows !== 'function') {
     throw new Error(

@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Td3Agent, type Td3Options } from '../../plugins/agent-td3/td3-agent.js';
-import { UniformReplayBuffer } from '../../plugins/replay-buffer-uniform/uniform-replay-buffer.js';
-import { DenseSparsifier } from '../../plugins/sparsifier-dense/dense-sparsifier.js';
-import type { ReplayBuffer } from '../../src/core/replay-buffer.js';
-import { createEngine } from '../../src/nn/engines.js';
-import { Rng } from '../../src/util/rng.js';
+import { Td3Agent } from '../../../plugins/agent-td3/td3-agent.js';
+import type { Td3Options } from '../../../plugins/agent-td3/td3-options.js';
+import { FifoReplayBuffer, Rng, createEngine, withSparsifierDefaults, type ReplayBuffer } from '../../../src/index.js';
 
 describe('agent.td3 nStep option', async () => {
   const engine = await createEngine({ engine: 'tfjs', backend: 'cpu', threads: 1 });
@@ -13,7 +10,7 @@ describe('agent.td3 nStep option', async () => {
     policyDelay: 2, explorationNoise: 0.1, learningStarts: 0, nStep: { n: 3, delayIterations: 2 },
   };
   const agent = new Td3Agent(options, {
-    observationSize: 2, actionSpace: { type: 'box', shape: [1], dtype: 'float32', low: [-1], high: [1] }, engine, sparsifier: new DenseSparsifier(), rng: new Rng(1),
+    observationSize: 2, actionSpace: { type: 'box', shape: [1], dtype: 'float32', low: [-1], high: [1] }, engine, sparsifier: withSparsifierDefaults({ initialize: () => {} }), rng: new Rng(1),
   });
 
   it('throws at start-up when the buffer cannot sample windows', () => {
@@ -22,7 +19,7 @@ describe('agent.td3 nStep option', async () => {
   });
 
   it('switches to windows after delayIterations and trains with finite losses', () => {
-    const buffer = new UniformReplayBuffer(50, { observationSize: 2, actionSize: 1 });
+    const buffer = new FifoReplayBuffer(50, { observationSize: 2, actionSize: 1 });
     for (let k = 0; k < 30; k++) buffer.add({ observation: Float32Array.from([k / 30, 1]), action: Float32Array.from([0.5]), reward: 1, nextObservation: Float32Array.from([(k + 1) / 30, 1]), terminated: k % 10 === 9, truncated: k % 7 === 6 });
     agent.checkReplayBuffer(buffer);
     let calls = 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { UniformReplayBuffer } from '../../plugins/replay-buffer-uniform/uniform-replay-buffer.js';
 import type { TransitionWindows } from '../../src/core/replay-buffer.js';
+import { FifoReplayBuffer } from '../../src/rl/fifo-replay-buffer.js';
 import { gatherBootstrapStates, nStepTarget } from '../../src/rl/n-step.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -48,39 +48,13 @@ describe('RLx2 delayed multi-step TD target (docs/methods.md §1.b.3)', () => {
   });
 });
 
-describe('replay windows', () => {
-  const add = (buf: UniformReplayBuffer, k: number, term = false, trunc = false) =>
+describe('n-step targets of windows sampled from a FIFO buffer', () => {
+  const add = (buf: FifoReplayBuffer, k: number, term = false, trunc = false) =>
     buf.add({ observation: Float32Array.from([k]), action: Float32Array.from([-k]), reward: k, nextObservation: Float32Array.from([k + 0.5]), terminated: term, truncated: trunc });
-
-  it('samples contiguous windows inside the live data, across the ring wrap', () => {
-    const buf = new UniformReplayBuffer(5, { observationSize: 1, actionSize: 1 });
-    for (let k = 0; k < 8; k++) add(buf, k); // live: 3..7
-    const w = buf.sampleWindows(200, 3, new Rng(1));
-    const starts = new Set<number>();
-    for (let b = 0; b < 200; b++) {
-      const s = w.observations[b];
-      starts.add(s);
-      expect(w.actions[b]).toBe(-s);
-      expect([...w.rewards.subarray(3 * b, 3 * b + 3)]).toEqual([s, s + 1, s + 2]);
-      expect([...w.nextObservations.subarray(3 * b, 3 * b + 3)]).toEqual([s + 0.5, s + 1.5, s + 2.5]);
-    }
-    expect([...starts].sort()).toEqual([3, 4, 5]);
-    expect(() => buf.sampleWindows(1, 6, new Rng(1))).toThrow(/too few/);
-  });
-
-  it('steps by numEnvs so a window follows one env', () => {
-    const buf = new UniformReplayBuffer(20, { observationSize: 1, actionSize: 1, numEnvs: 2 });
-    for (let k = 0; k < 10; k++) add(buf, k); // env 0: even k, env 1: odd k
-    const w = buf.sampleWindows(50, 3, new Rng(2));
-    for (let b = 0; b < 50; b++) {
-      const s = w.observations[b];
-      expect([...w.rewards.subarray(3 * b, 3 * b + 3)]).toEqual([s, s + 2, s + 4]);
-    }
-  });
 
   it('the target of a stored episode with a time-limit end and a termination', () => {
     // episode 1: slots 0,1 (time limit at 1); episode 2: slots 2,3 (terminated at 3)
-    const buf = new UniformReplayBuffer(10, { observationSize: 1, actionSize: 1 });
+    const buf = new FifoReplayBuffer(10, { observationSize: 1, actionSize: 1 });
     add(buf, 1);
     add(buf, 2, false, true);
     add(buf, 4);

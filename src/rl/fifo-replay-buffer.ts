@@ -1,0 +1,177 @@
+import type { ReplayBuffer, ReplayBufferContext, Transition, TransitionBatch, TransitionWindows } from '../core/replay-buffer.js';
+import type { Rng } from '../util/rng.js';
+
+/**
+ * FIFO ring of transitions on preallocated typed arrays, with uniform sampling with replacement
+ * (as TD3's reference `ReplayBuffer`, github.com/sfujim/TD3 `utils.py`) and uniform windows of
+ * consecutive transitions (RLx2 [R-code] `DST/utils.py::ReplayBuffer`, docs/methods.md §1.b.2).
+ * The storage shared by the `replay-buffer.uniform` and `replay-buffer.dynamic-capacity` plugins;
+ * a buffer plugin extends it (`class MyBuffer extends FifoReplayBuffer`) or uses it as is.
+ *
+ * Storage, with C = `capacity`, O = `context.observationSize`, A = `context.actionSize`, all
+ * float32, row-major, row = ring slot:
+ *
+ * | array     | shape    | contents                                            |
+ * |-----------|----------|-----------------------------------------------------|
+ * | `obs`     | `[C, O]` | s                                                   |
+ * | `act`     | `[C, A]` | a, as stored (the agents store normalised actions)  |
+ * | `rew`     | `[C]`    | r                                                   |
+ * | `nextObs` | `[C, O]` | s' (the final observation when the episode ended)   |
+ * | `term`    | `[C]`    | 1 when s' is terminal                               |
+ * | `trunc`   | `[C]`    | 1 when the episode was cut by a time limit at s'    |
+ *
+ * Memory: `C·(2·O + A + 3)·4` bytes. The live data are the `size` slots before the write
+ * `cursor`, oldest first (`slot(r)`); a subclass may drop the oldest ones (`dropOldest`, i.e.
+ * move the left pointer, RLx2's dynamic capacity). When the ring is full, `add` overwrites the
+ * oldest transition.
+ */
+export class FifoReplayBuffer implements ReplayBuffer {
+  /** `[C, O]` observations s. */
+  protected readonly obs: Float32Array;
+  /** `[C, O]` next observations s'. */
+  protected readonly nextObs: Float32Array;
+  /** `[C, A]` actions. */
+  protected readonly act: Float32Array;
+  /** `[C]` rewards. */
+  protected readonly rew: Float32Array;
+  /** `[C]` 1 = terminated. */
+  protected readonly term: Float32Array;
+  /** `[C]` 1 = truncated. */
+  protected readonly trunc: Float32Array;
+  /** Ring slot the next `add` writes. */
+  protected cursor = 0;
+  /** Live transitions (the `size`). */
+  protected count = 0;
+  private batch: TransitionBatch | null = null;
+  private windows: TransitionWindows | null = null;
+
+  /**
+   * @param capacity C, the maximum number of live transitions
+   * @param context observation and action sizes; `numEnvs` (default 1) spaces the slots of a window
+   * @throws RangeError when capacity < 1
+   */
+  constructor(
+    readonly capacity: number,
+    protected readonly context: ReplayBufferContext,
+  ) {
+    if (!(capacity >= 1)) throw new RangeError(`replayBuffer.capacity must be >= 1, got ${capacity}`);
+    const { observationSize: o, actionSize: a } = context;
+    this.obs = new Float32Array(capacity * o);
+    this.nextObs = new Float32Array(capacity * o);
+    this.act = new Float32Array(capacity * a);
+    this.rew = new Float32Array(capacity);
+    this.term = new Float32Array(capacity);
+    this.trunc = new Float32Array(capacity);
+  }
+
+  /** Number of live transitions, in [0, capacity]. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Ring index of the `r`-th oldest live transition (r in [0, size)). */
+  protected slot(r: number): number {
+    if (this.count === this.capacity) return (this.cursor + r) % this.capacity;
+    return (this.cursor - this.count + r + 2 * this.capacity) % this.capacity;
+  }
+
+  /** Drops the `k` oldest live transitions (moves the left pointer; k is clamped to [0, size]). */
+  protected dropOldest(k: number): void {
+    this.count -= Math.max(0, Math.min(k, this.count));
+  }
+
+  /** @inheritdoc (writes slot `cursor`, overwriting the oldest transition when full) */
+  add(t: Transition): void {
+    const { observationSize: o, actionSize: a } = this.context;
+    const i = this.cursor;
+    this.obs.set(t.observation, i * o);
+    this.nextObs.set(t.nextObservation, i * o);
+    this.act.set(t.action, i * a);
+    this.rew[i] = t.reward;
+    this.term[i] = t.terminated ? 1 : 0;
+    this.trunc[i] = t.truncated ? 1 : 0;
+    this.cursor = (i + 1) % this.capacity;
+    this.count = Math.min(this.count + 1, this.capacity);
+  }
+
+  /**
+   * `batchSize` transitions drawn uniformly with replacement from the live data, one
+   * `rng.integer(size)` per row. The returned arrays (`[B, O]`, `[B, A]`, `[B]`) are reused by
+   * the next call with the same `batchSize`.
+   * @throws Error when the buffer is empty
+   */
+  sample(batchSize: number, rng: Rng): TransitionBatch {
+    if (this.count === 0) throw new Error('replay buffer: cannot sample from an empty buffer');
+    const { observationSize: o, actionSize: a } = this.context;
+    if (!this.batch || this.batch.size !== batchSize) {
+      this.batch = {
+        size: batchSize,
+        observations: new Float32Array(batchSize * o),
+        actions: new Float32Array(batchSize * a),
+        rewards: new Float32Array(batchSize),
+        nextObservations: new Float32Array(batchSize * o),
+        terminated: new Float32Array(batchSize),
+        truncated: new Float32Array(batchSize),
+      };
+    }
+    const b = this.batch;
+    // full ring: absolute indices (same draws as before left-pointer support); else oldest-relative
+    const full = this.count === this.capacity;
+    for (let k = 0; k < batchSize; k++) {
+      const r = rng.integer(this.count);
+      const i = full ? r : this.slot(r);
+      b.observations.set(this.obs.subarray(i * o, i * o + o), k * o);
+      b.nextObservations.set(this.nextObs.subarray(i * o, i * o + o), k * o);
+      b.actions.set(this.act.subarray(i * a, i * a + a), k * a);
+      b.rewards[k] = this.rew[i];
+      b.terminated[k] = this.term[i];
+      b.truncated[k] = this.trunc[i];
+    }
+    return b;
+  }
+
+  /**
+   * Uniform windows of `n` consecutive transitions of one env (RLx2 [R-code] samples contiguous
+   * slots; with `numEnvs = E` the k-th transition of a window is E slots after the (k−1)-th). A
+   * window starts at one of the `size − (n−1)·E` oldest live transitions so it never runs past the
+   * newest one; episode ends inside a window are handled by the target (`src/rl/n-step.ts`).
+   * Shapes: `observations` `[B, O]` and `actions` `[B, A]` of slot 0; `rewards`, `terminated`,
+   * `truncated` `[B, n]`; `nextObservations` `[B, n, O]`. The arrays are reused by the next call
+   * with the same `batchSize` and `n`.
+   * @throws Error when `size < (n−1)·E + 1` or n is not an integer >= 1
+   */
+  sampleWindows(batchSize: number, n: number, rng: Rng): TransitionWindows {
+    const e = this.context.numEnvs ?? 1;
+    if (!(Number.isInteger(n) && n >= 1)) throw new Error(`replay buffer: window length must be an integer >= 1, got ${n}`);
+    const starts = this.count - (n - 1) * e;
+    if (starts < 1) throw new Error(`replay buffer: ${this.count} transitions are too few for windows of ${n} steps x ${e} envs`);
+    const { observationSize: o, actionSize: a } = this.context;
+    if (!this.windows || this.windows.size !== batchSize || this.windows.n !== n) {
+      this.windows = {
+        size: batchSize, n,
+        observations: new Float32Array(batchSize * o),
+        actions: new Float32Array(batchSize * a),
+        rewards: new Float32Array(batchSize * n),
+        terminated: new Float32Array(batchSize * n),
+        truncated: new Float32Array(batchSize * n),
+        nextObservations: new Float32Array(batchSize * n * o),
+      };
+    }
+    const w = this.windows;
+    for (let b = 0; b < batchSize; b++) {
+      const r = rng.integer(starts);
+      const i0 = this.slot(r);
+      w.observations.set(this.obs.subarray(i0 * o, i0 * o + o), b * o);
+      w.actions.set(this.act.subarray(i0 * a, i0 * a + a), b * a);
+      for (let k = 0; k < n; k++) {
+        const i = this.slot(r + k * e);
+        const j = b * n + k;
+        w.rewards[j] = this.rew[i];
+        w.terminated[j] = this.term[i];
+        w.truncated[j] = this.trunc[i];
+        w.nextObservations.set(this.nextObs.subarray(i * o, i * o + o), j * o);
+      }
+    }
+    return w;
+  }
+}
