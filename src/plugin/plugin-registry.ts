@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolve as resolveModule } from 'import-meta-resolve';
@@ -59,7 +59,10 @@ function packageVersion(file: string): string | undefined {
  * @throws Error listing the folders searched
  */
 export function resolvePlugin(specifier: string, baseDirs: readonly string[]): string {
-  if (specifier.startsWith('.') || isAbsolute(specifier)) return resolve(baseDirs[0], specifier);
+  if (specifier.startsWith('.') || isAbsolute(specifier)) {
+    const path = resolve(baseDirs[0], specifier);
+    return existsSync(path) && statSync(path).isDirectory() ? packageEntry(path) : path;
+  }
   const tried: string[] = [];
   for (const dir of [...baseDirs, layoutRoot]) {
     try {
@@ -69,6 +72,25 @@ export function resolvePlugin(specifier: string, baseDirs: readonly string[]): s
     }
   }
   throw new Error(`cannot resolve package "${specifier}" from ${tried.join('; ')}`);
+}
+
+/**
+ * The module a plugin folder stands for: its package.json's `exports` (`.` → `import` /
+ * `default`) or `main`, else `index.js`.
+ * @throws Error naming the folder when there is no such file
+ */
+function packageEntry(dir: string): string {
+  const pkgFile = join(dir, 'package.json');
+  let entry = 'index.js';
+  if (existsSync(pkgFile)) {
+    const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { main?: string; exports?: unknown };
+    const dot = typeof pkg.exports === 'string' ? pkg.exports : (pkg.exports as Record<string, unknown> | undefined)?.['.'] ?? pkg.exports;
+    const conditional = dot && typeof dot === 'object' ? ((dot as Record<string, unknown>).import ?? (dot as Record<string, unknown>).default) : dot;
+    entry = typeof conditional === 'string' ? conditional : (pkg.main ?? entry);
+  }
+  const file = resolve(dir, entry);
+  if (!existsSync(file)) throw new Error(`plugin folder ${dir} has no entry module (${entry})`);
+  return file;
 }
 
 /** The plugins available to a run: the built-ins plus the external ones its config names. */
