@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // Opt-in: the tfjs engine's `tensorflow` backend (@tensorflow/tfjs-node), built against the
-// TensorFlow C library shipped in the `tensorflow-cpu` wheel from PyPI. tfjs-node's own install
-// script downloads libtensorflow from a Google bucket that answers 403, so it is skipped here.
+// TensorFlow C library shipped in the `tensorflow-cpu` wheel from PyPI.
+//
+// package.json declares tfjs-node as a devDependency (and, for programs that install sparse-rl,
+// an optional peer dependency), with `"allowScripts": { "@tensorflow/tfjs-node": false }`: npm
+// ci / npm install put the package in node_modules but never run its install script, which would
+// download libtensorflow from a Google bucket that answers 403. This script only supplies what
+// that install script would have: the TensorFlow library and the addon. A later `npm install`
+// leaves them in place; `npm ci` (which recreates node_modules) removes them: re-run this then.
 //
 // Steps (each skipped when already done, so re-running is cheap):
-//   1. `.venv-tf/` with `tensorflow-cpu==TF_VERSION` (~800 MB; the main `.venv` is not touched);
-//   2. `npm install --no-save --ignore-scripts @tensorflow/tfjs-node@TFJS_NODE_VERSION`
-//      (package.json and package-lock.json stay unchanged; a later plain `npm install`/`npm ci`
-//      removes it again as extraneous — re-run this script then);
+//   1. a check that `npm install` put `@tensorflow/tfjs-node@TFJS_NODE_VERSION` in node_modules;
+//   2. `.venv-tf/` with `tensorflow-cpu==TF_VERSION` (~800 MB; the main `.venv` is not touched);
 //   3. `deps/lib` links to the wheel's libraries and `deps/include` to its headers;
 //   4. the addon built from source with tfjs-node's own node-pre-gyp (`--nodedir`, no download);
 //   5. a check that `require('@tensorflow/tfjs-node')` gives backend `tensorflow`.
@@ -57,7 +61,26 @@ if (!existsSync(join(nodedir, 'include', 'node', 'node_api.h'))) {
 }
 if (process.platform !== 'linux') die(`only Linux is supported (the wheel's libtensorflow_cc.so.2), not ${process.platform}`);
 
-// -- 1. tensorflow-cpu wheel in .venv-tf ------------------------------------------------------------
+// -- 1. @tensorflow/tfjs-node, installed by npm without its install script ---------------------------
+const installedVersion = () => {
+  try {
+    return JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')).version;
+  } catch {
+    return null;
+  }
+};
+if (installedVersion() !== TFJS_NODE_VERSION) {
+  die(
+    `node_modules/@tensorflow/tfjs-node is ${installedVersion() ?? 'missing'}, expected ${TFJS_NODE_VERSION}: run \`npm install\` first ` +
+      '(package.json declares it; its install script stays skipped by "allowScripts")',
+  );
+}
+// tfjs-node must register its backend with the project's own tfjs-core, not a nested copy.
+if (existsSync(join(pkgDir, 'node_modules', '@tensorflow', 'tfjs-core'))) {
+  die('tfjs-node got its own nested @tensorflow/tfjs-core (version mismatch with the project\'s); its backend would be invisible to the engine');
+}
+
+// -- 2. tensorflow-cpu wheel in .venv-tf ------------------------------------------------------------
 if (!existsSync(py)) {
   step('creating .venv-tf');
   run('python3', ['-m', 'venv', venv]);
@@ -72,25 +95,6 @@ const tfDir = tryCapture(py, ['-c', "import importlib.util as u; print(u.find_sp
 if (!tfDir) die('.venv-tf has no importable `tensorflow` package after pip install');
 for (const f of ['libtensorflow_cc.so.2', 'libtensorflow_framework.so.2', 'include/tensorflow/c/c_api.h', 'include/tensorflow/c/eager/c_api.h']) {
   if (!existsSync(join(tfDir, f))) die(`the tensorflow-cpu wheel lacks ${f} (in ${tfDir}); this recipe was verified with ${TF_VERSION}`);
-}
-
-// -- 2. @tensorflow/tfjs-node without its install script -------------------------------------------------
-const installedVersion = () => {
-  try {
-    return JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')).version;
-  } catch {
-    return null;
-  }
-};
-if (installedVersion() !== TFJS_NODE_VERSION) {
-  step(`npm install --no-save --ignore-scripts @tensorflow/tfjs-node@${TFJS_NODE_VERSION}`);
-  // --ignore-scripts: its install script would download libtensorflow (403); npm 11 runs it otherwise.
-  run('npm', ['install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', `@tensorflow/tfjs-node@${TFJS_NODE_VERSION}`]);
-  if (installedVersion() !== TFJS_NODE_VERSION) die(`npm did not install @tensorflow/tfjs-node@${TFJS_NODE_VERSION} into ${pkgDir}`);
-}
-// tfjs-node must register its backend with the project's own tfjs-core, not a nested copy.
-if (existsSync(join(pkgDir, 'node_modules', '@tensorflow', 'tfjs-core'))) {
-  die('tfjs-node got its own nested @tensorflow/tfjs-core (version mismatch with the project\'s); its backend would be invisible to the engine');
 }
 
 // -- 3. deps/lib and deps/include -------------------------------------------------------------

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import * as newPlugin from './commands/new.js';
 import * as plugins from './commands/plugins.js';
 import * as schema from './commands/schema.js';
+import * as setup from './commands/setup.js';
 import * as train from './commands/train.js';
 import * as validate from './commands/validate.js';
 import { sparseRlVersion } from '../util/version.js';
@@ -10,6 +12,6 @@ import { sparseRlVersion } from '../util/version.js';
 const program = new Command('sparse-rl')
   .description('Sparse deep reinforcement learning: pluggable sparsifiers and agents, real MuJoCo through a Gymnasium bridge')
   .version(sparseRlVersion());
-for (const command of [validate, train, schema, plugins]) command.register(program);
+for (const command of [setup, validate, train, schema, plugins, newPlugin]) command.register(program);
 
 await program.parseAsync(process.argv);

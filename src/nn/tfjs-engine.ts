@@ -38,7 +38,8 @@ import type {
 
 /**
  * Which TensorFlow.js backend runs the engine.
- * - `tensorflow`: tfjs-node (libtensorflow through its C API); needs `@tensorflow/tfjs-node`.
+ * - `tensorflow`: tfjs-node (libtensorflow through its C API); needs `@tensorflow/tfjs-node` with its
+ *   addon built by `npm run setup:tfjs-node`.
  * - `wasm`: `@tensorflow/tfjs-backend-wasm` (XNNPACK, SIMD when the runtime has it). In Node it
  *   is single-threaded: tfjs 4.22 disables its multi-threaded build there (tfjs issue #3830).
  * - `cpu`: `@tensorflow/tfjs-backend-cpu`, plain JavaScript kernels (slowest).
@@ -96,8 +97,11 @@ const loadedBackends = new Map<ConcreteBackend, string>();
 async function loadBackend(name: ConcreteBackend): Promise<string> {
   const known = loadedBackends.get(name);
   if (known !== undefined) return known;
+  // tfjs-node is an optional dependency whose TensorFlow library and addon are supplied by
+  // scripts/setup-tfjs-node.mjs (its own install script downloads from a host that answers 403).
+  const hint = name === 'tensorflow' ? '; the tensorflow backend is opt-in: run `npm run setup:tfjs-node` (in the sparse-rl repository) to supply its TensorFlow library and build its addon' : '';
   const fail = (reason: string): never => {
-    throw new Error(`tfjs backend '${name}' unavailable: ${reason}`);
+    throw new Error(`tfjs backend '${name}' unavailable: ${reason}${hint}`);
   };
   let description = `tfjs-${name}`;
   if (name === 'tensorflow') {

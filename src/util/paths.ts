@@ -6,7 +6,8 @@ let cachedRoot: string | undefined;
 
 /**
  * Absolute path of the sparse-rl package root (the folder holding its `package.json`), found by
- * walking up from this module. Works both from `src/` (tests) and from `dist/src/` (built CLI).
+ * walking up from this module. Works from `src/` (tests), from `dist/src/` (built CLI) and from an
+ * installed copy (`node_modules/sparse-rl/dist/src/`).
  */
 export function packageRoot(): string {
   if (cachedRoot) return cachedRoot;
@@ -22,7 +23,12 @@ export function packageRoot(): string {
   }
 }
 
-/** The project-local Python interpreter made by `npm run setup` (`<root>/.venv/bin/python`). */
+/** The project-local Python environment made by `sparse-rl setup` (`<root>/.venv`). */
+export function venvDir(): string {
+  return join(packageRoot(), '.venv');
+}
+
+/** The interpreter of the bridge: `$SPARSE_RL_PYTHON`, else `<root>/.venv/bin/python` (made by `sparse-rl setup`). */
 export function defaultPython(): string {
-  return process.env.SPARSE_RL_PYTHON ?? join(packageRoot(), '.venv', 'bin', 'python');
+  return process.env.SPARSE_RL_PYTHON ?? join(venvDir(), 'bin', 'python');
 }
