@@ -78,14 +78,14 @@ export function nativeAddonPath(): string {
 
 /**
  * Loads the addon once.
- * @throws Error naming `npm run setup` / `npm run build:native` when it is missing or fails to load.
+ * @throws Error naming `npx sparse-rl setup` when it is missing or fails to load.
  */
 export function loadAddon(): NativeAddon {
   if (cachedAddon) return cachedAddon;
   const path = nativeAddonPath();
   if (!existsSync(path)) {
     throw new Error(
-      `the native engine is not built (${path} is missing): run \`npm run setup\` or \`npm run build:native\``,
+      `the native engine is not built (${path} is missing): run \`npx sparse-rl setup\` (in a clone: \`npm run setup\`)`,
     );
   }
   const require = createRequire(import.meta.url);
@@ -93,7 +93,7 @@ export function loadAddon(): NativeAddon {
     cachedAddon = require(path) as NativeAddon;
   } catch (e) {
     throw new Error(
-      `failed to load the native engine from ${path} (${(e as Error).message}): rebuild it with \`npm run build:native\``,
+      `failed to load the native engine from ${path} (${(e as Error).message}): rebuild it with \`npx sparse-rl setup --force\``,
       { cause: e },
     );
   }
@@ -401,7 +401,7 @@ export function defaultCirculantFftMinBatch(blockSize: number, pass: 'train' | '
 /**
  * Creates the `native` engine (one thread pool shared by its networks; idle workers spin for
  * ~0.2 ms after each call, then sleep).
- * @throws Error when the addon is not built (run `npm run setup` or `npm run build:native`);
+ * @throws Error when the addon is not built (run `npx sparse-rl setup`);
  *   RangeError on a bad thread count
  */
 export function createNativeEngine(options: NativeEngineOptions = {}): Engine {

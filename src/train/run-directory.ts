@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ExperimentConfig } from '../config/experiment-config.js';
 import { packageRoot } from '../util/paths.js';
@@ -13,9 +13,11 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   renameSync(`${file}.tmp`, file);
 }
 
+/** The commit of sparse-rl's own checkout, or null (an installed package inside another git project has none). */
 function gitCommit(): string | null {
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: packageRoot(), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: packageRoot(), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return realpathSync(git('rev-parse', '--show-toplevel')) === realpathSync(packageRoot()) ? git('rev-parse', 'HEAD') : null;
   } catch {
     return null;
   }
