@@ -31,8 +31,9 @@ export { CIRCULANT_FFT_MIN_BLOCK_SIZE, fftSupportsBlockSize, resolveCirculantMet
 
 // --- sparse maths for method authors -----------------------------------------------------
 export { BaseSparsifier } from './sparse/base-sparsifier.js';
-export { countActive, initialMask, topK, type MaskInit } from './sparse/mask.js';
+export { countActive, initialMask, resizeMask, topK, type MaskInit } from './sparse/mask.js';
 export { activeCount, layerSparsities, type LayerShape, type SparsityDistribution } from './sparse/sparsity-distribution.js';
+export { groupLayerSparsities, groupSparsity, maskInitSchema, setStaticMasks, sparsityDistributionSchema, sparsitySchema, type GroupSparsityOptions, type LayerAllocation } from './sparse/group-sparsity.js';
 export { dropFraction, pruneAndGrow, type TopologyUpdateResult } from './sparse/topology.js';
 export { maskDivergence, nmHardwareSupported, nmMask, nmMaxGroupNonZeros } from './sparse/nm.js';
 export {
@@ -41,11 +42,16 @@ export {
 } from './sparse/block-circulant.js';
 export { checkWindow, cubicSparsity, iterativeSparsity, pruningPointIndex, pruningPointTime, type PruningWindow } from './sparse/pruning-schedule.js';
 export { sparsityMetrics } from './sparse/sparsity-metrics.js';
+export { GroupCounters } from './sparse/group-counters.js';
+export { decodeFloat32, decodeMask, encodeFloat32, encodeMask } from './sparse/state-encoding.js';
 export { activeWeights, compressionRatio, flopsMetrics, forwardFlops, storedWeights, type CostInfo } from './sparse/flops.js';
 
 // --- actor-critic helpers ----------------------------------------------------------------
 export { checkWindowsSupport, gatherBootstrapStates, nStepSchema, nStepTarget, type NStepOptions, type NStepTarget } from './rl/n-step.js';
 export { concatRows, createTwinCritics, updateTwinCritics, type TwinCritics } from './rl/twin-critics.js';
+export { stepGroup, type StepHooks } from './rl/step-group.js';
+export { copyToTargets, polyakUpdateTargets, type TargetHooks } from './rl/targets.js';
+export { FifoReplayBuffer } from './rl/fifo-replay-buffer.js';
 
 // --- runs ----------------------------------------------------------------------------------
 export { ConfigError, ConfigValidator, formatIssue, loadConfig, readConfigFile, type ConfigIssue } from './config/validate.js';

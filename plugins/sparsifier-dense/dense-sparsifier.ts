@@ -1,25 +1,10 @@
-import { sparsityMetrics, type NetworkGroup, type Sparsifier, type Rng } from '../../src/index.js';
+import { BaseSparsifier, type NetworkGroup, type Rng } from '../../src/index.js';
 
 /**
- * The null sparsifier: dense networks, no masks (the dense baseline). Its hooks are the
- * do-nothing defaults that mask-based sparsifiers extend.
+ * The null sparsifier: dense networks, no masks (the dense baseline, docs/methods.md §1.h.1).
+ * Every hook is `BaseSparsifier`'s default; `initialize` sets no mask.
  */
-export class DenseSparsifier implements Sparsifier {
+export class DenseSparsifier extends BaseSparsifier {
+  /** Leaves every network dense. */
   initialize(_groups: readonly NetworkGroup[], _rng: Rng): void {}
-  needsDenseGradient(_group: NetworkGroup): boolean {
-    return false;
-  }
-  beforeOptimizerStep(_group: NetworkGroup): boolean {
-    return true;
-  }
-  afterOptimizerStep(_group: NetworkGroup): void {}
-  afterTargetUpdate(_group: NetworkGroup): void {}
-  onEvaluation(_meanReturn: number, _step: number): void {}
-  metrics(groups: readonly NetworkGroup[]): Record<string, number> {
-    return sparsityMetrics(groups);
-  }
-  state(): unknown {
-    return {};
-  }
-  loadState(_state: unknown): void {}
 }

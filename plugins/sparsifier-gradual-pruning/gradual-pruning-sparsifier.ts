@@ -1,26 +1,8 @@
-import { groupLayers, type NetworkGroup, topK, checkWindow, cubicSparsity, iterativeSparsity, pruningPointIndex, pruningPointTime, type PruningWindow, activeCount, layerSparsities, type SparsityDistribution, sparsityMetrics, type Sparsifier, type Rng } from '../../src/index.js';
-
-/** Options of `sparsifier.gradual-pruning` (defaults in the plugin schema). */
-export interface GradualPruningOptions {
-  /** Final fraction of zeros of the actor's weights s_f, in [0, 1). */
-  readonly actorSparsity: number;
-  /** Final fraction of zeros of both critics' weights (pooled), in [0, 1). */
-  readonly criticSparsity: number;
-  /** s_i, sparsity at the first pruning step (0 = start dense). */
-  readonly initialSparsity: number;
-  /** t₀, in gradient iterations. */
-  readonly startStep: number;
-  /** t₀ + nΔt, in gradient iterations. */
-  readonly endStep: number;
-  /** Δt, in gradient iterations. */
-  readonly pruningInterval: number;
-  /** How a network's final sparsity is split over its layers. */
-  readonly sparsityDistribution: SparsityDistribution;
-  /** `gradual`: Zhu & Gupta cubic schedule; `iterative`: remove a fixed fraction of what remains at each point. */
-  readonly mode: 'gradual' | 'iterative';
-  /** q of `iterative`: fraction of the remaining weights pruned at each pruning point. */
-  readonly iterativeFraction: number;
-}
+import {
+  BaseSparsifier, GroupCounters, activeCount, checkWindow, cubicSparsity, groupLayerSparsities, groupLayers, groupSparsity, iterativeSparsity,
+  pruningPointIndex, pruningPointTime, resizeMask, setGroupMask, type NetworkGroup, type PruningWindow, type Rng,
+} from '../../src/index.js';
+import type { GradualPruningOptions } from './gradual-pruning-options.js';
 
 /**
  * Dense-to-sparse magnitude pruning (docs/methods.md §5.4–5.5), unstructured and per layer.
@@ -47,9 +29,9 @@ export interface GradualPruningOptions {
  * Metrics: `sparsity/*` and `pruning/<group>_scheduled_sparsity` (the group-level schedule value
  * at its last pruning, with s_f as the final).
  */
-export class GradualPruningSparsifier implements Sparsifier {
+export class GradualPruningSparsifier extends BaseSparsifier {
   private readonly window: PruningWindow;
-  private readonly counters = new Map<string, number>();
+  private readonly counters = new GroupCounters();
   /** Index of the last pruning point applied, per group. */
   private readonly applied = new Map<string, number>();
   /** Per-layer final sparsity S_l by weight name. */
@@ -58,6 +40,7 @@ export class GradualPruningSparsifier implements Sparsifier {
 
   /** @throws RangeError on an invalid window, sparsity outside [0, 1) or s_i > a final sparsity */
   constructor(private readonly options: GradualPruningOptions) {
+    super();
     this.window = { start: options.startStep, end: options.endStep, interval: options.pruningInterval };
     checkWindow(this.window);
     for (const s of [options.actorSparsity, options.criticSparsity, options.initialSparsity]) {
@@ -68,9 +51,7 @@ export class GradualPruningSparsifier implements Sparsifier {
 
   /** Final sparsity s_f of a group. @throws Error for a group other than actor / critic */
   private finalOf(group: NetworkGroup): number {
-    if (group.name === 'actor') return this.options.actorSparsity;
-    if (group.name === 'critic') return this.options.criticSparsity;
-    throw new Error(`sparsifier.gradual-pruning: no sparsity configured for network group "${group.name}"`);
+    return groupSparsity(group, this.options, 'sparsifier.gradual-pruning');
   }
 
   /** Scheduled sparsity of a layer (or group) with final `final` at pruning point `k`. */
@@ -83,22 +64,16 @@ export class GradualPruningSparsifier implements Sparsifier {
   /** @inheritdoc Networks start dense; computes the per-layer finals S_l. */
   initialize(groups: readonly NetworkGroup[], _rng: Rng): void {
     for (const group of groups) {
-      this.counters.set(group.name, 0);
+      this.counters.start(group.name);
       this.applied.set(group.name, -1);
-      const layers = groupLayers(group);
-      const s = layerSparsities(layers.map(({ network, index }) => network.layers[index]), this.finalOf(group), this.options.sparsityDistribution);
-      layers.forEach(({ name }, k) => this.finals.set(name, s[k]));
+      for (const { name, sparsity } of groupLayerSparsities(group, this.finalOf(group), this.options.sparsityDistribution)) this.finals.set(name, sparsity);
     }
   }
 
-  needsDenseGradient(_group: NetworkGroup): boolean {
-    return false;
-  }
-
   /** @inheritdoc Prunes the group when a pruning point was reached since its last pruning. */
-  beforeOptimizerStep(group: NetworkGroup): boolean {
-    this.counters.set(group.name, (this.counters.get(group.name) ?? 0) + 1);
-    const clock = Math.max(...this.counters.values());
+  override beforeOptimizerStep(group: NetworkGroup): boolean {
+    this.counters.increment(group.name);
+    const clock = this.counters.max();
     const k = pruningPointIndex(clock, this.window);
     if (k > (this.applied.get(group.name) ?? -1)) {
       this.prune(group, k);
@@ -117,30 +92,26 @@ export class GradualPruningSparsifier implements Sparsifier {
       const current = mask ? mask.reduce((a, b) => a + b, 0) : n;
       const keep = Math.min(current, activeCount(n, s));
       if (keep === n) continue;
-      const next = new Float32Array(n);
       const w = layer.weight;
-      for (const i of topK(n, keep, (i) => (!mask || mask[i] ? Math.abs(w[i]) : -1))) next[i] = 1;
-      network.setMask(index, next);
-      group.targets[group.networks.indexOf(network)]?.setMask(index, next);
+      setGroupMask(group, network, index, resizeMask(mask, n, keep, (i) => Math.abs(w[i])));
     }
     this.last[`pruning/${group.name}_scheduled_sparsity`] = this.sparsityAt(k, this.finalOf(group));
   }
 
-  afterOptimizerStep(_group: NetworkGroup): void {}
-  afterTargetUpdate(_group: NetworkGroup): void {}
-  onEvaluation(_meanReturn: number, _step: number): void {}
-
-  metrics(groups: readonly NetworkGroup[]): Record<string, number> {
-    return { ...sparsityMetrics(groups), ...this.last };
+  /** @inheritdoc `sparsity/*` and `pruning/<group>_scheduled_sparsity`. */
+  override metrics(groups: readonly NetworkGroup[]): Record<string, number> {
+    return { ...super.metrics(groups), ...this.last };
   }
 
-  state(): unknown {
-    return { counters: Object.fromEntries(this.counters), applied: Object.fromEntries(this.applied), last: this.last };
+  /** @inheritdoc Counters, last pruning point per group, last metrics. */
+  override state(): unknown {
+    return { counters: this.counters.toJSON(), applied: Object.fromEntries(this.applied), last: this.last };
   }
 
-  loadState(state: unknown): void {
+  /** @inheritdoc */
+  override loadState(state: unknown): void {
     const s = state as { counters: Record<string, number>; applied: Record<string, number>; last: Record<string, number> };
-    for (const [k, v] of Object.entries(s.counters)) this.counters.set(k, v);
+    this.counters.load(s.counters);
     for (const [k, v] of Object.entries(s.applied)) this.applied.set(k, v);
     Object.assign(this.last, s.last);
   }

@@ -1,42 +1,15 @@
-import { blockCount, blockNorms, circulantLayout, circulantStorage, expandBlockMask, extractCirculant, foldCirculantGradient, materializeCirculant, type CirculantLayout, CIRCULANT_FFT_MIN_BLOCK_SIZE, fftSupportsBlockSize, countActive, topK, activeCount, sparsityMetrics, type NetworkGroup, type Sparsifier, type Mlp, type Rng } from '../../src/index.js';
-import { RewardAwareController, type ControllerState, type RewardControllerOptions } from './reward-aware-controller.js';
-
-/**
- * GST's "selective" use of weight grouping and pruning (docs/methods.md §9.1–9.2.3):
- * - `circulant-only`: every eligible layer stays block-circulant (compression 1 − 1/b), no pruning;
- * - `circ+blockprune` (default): block-circulant, and whole blocks are pruned by block norm
- *   toward the controller's target block sparsity S (compression 1 − (1 − S)/b);
- * - `circ→unstructured`: block-circulant until the target S reaches `1 − 1/b + switchMargin`, then
- *   each layer is expanded to its dense W and magnitude-pruned, unstructured, to S from then on.
- */
-export type GstMode = 'circulant-only' | 'circ+blockprune' | 'circ→unstructured';
-
-/** Options of `sparsifier.gst` (defaults in the plugin schema; every value ours, docs/methods.md §9.2). */
-export interface GstOptions extends RewardControllerOptions {
-  /** Block size b. */
-  readonly blockSize: number;
-  readonly mode: GstMode;
-  /** Whether each network's input layer is block-circulant too (`gst.firstLayer`, §9.2.2). */
-  readonly firstLayer: boolean;
-  /** Topology updates (prune / regrow to the current target) every this many gradient iterations. */
-  readonly pruneInterval: number;
-  /** `reward-aware` (§9.2.5) or the ablation `linear-ramp`: S from `initialSparsity` at `warmup` to `maxSparsity` at `rampEnd`. */
-  readonly controller: 'reward-aware' | 'linear-ramp';
-  /** End of the linear ramp, gradient iterations. */
-  readonly rampEnd: number;
-  /** `circ→unstructured` margin: a layer switches once S ≥ 1 − 1/b + margin. */
-  readonly switchMargin: number;
-  /**
-   * How circulant layers are computed: `fft` — the engine's FFT block-circulant layers
-   * (`Mlp.setBlockCirculant`, native engine; the engine returns the folded gradient); `direct` — the
-   * engine's dense/sparse kernels on the materialised W, gradient folded here; `auto` — `fft` where
-   * the engine has it and b ≥ `CIRCULANT_FFT_MIN_BLOCK_SIZE` (measured faster: `npm run bench:circulant`).
-   */
-  readonly kernel: 'auto' | 'direct' | 'fft';
-}
+import {
+  BaseSparsifier, CIRCULANT_FFT_MIN_BLOCK_SIZE, GroupCounters, activeCount, blockCount, blockNorms, circulantLayout, circulantStorage, countActive,
+  decodeFloat32, encodeFloat32, expandBlockMask, extractCirculant, fftSupportsBlockSize, foldCirculantGradient, materializeCirculant, resizeMask,
+  setGroupMask, type CirculantLayout, type Mlp, type NetworkGroup, type Rng,
+} from '../../src/index.js';
+import type { GstOptions } from './gst-options.js';
+import { RewardAwareController, type ControllerState } from './reward-aware-controller.js';
 
 /** Per-layer state of an eligible online layer. */
 interface GstLayer {
+  /** The group `network` belongs to (its target is `group.targets[i]`). */
+  readonly group: NetworkGroup;
   readonly network: Mlp;
   /** Same index in the network's target, or undefined (SAC actor). */
   readonly target: Mlp | undefined;
@@ -97,14 +70,15 @@ interface GstLayer {
  * Metrics: `sparsity/*` (zeros of the materialised W), `gst/target_sparsity`, `gst/best_return`,
  * `gst/cooldown_left`, `gst/raises`, `gst/lowers`, `gst/circulant_layers`, `gst/block_sparsity/<layer>`.
  */
-export class GstSparsifier implements Sparsifier {
+export class GstSparsifier extends BaseSparsifier {
   readonly controller: RewardAwareController;
   private readonly layers: GstLayer[] = [];
-  private readonly counters = new Map<string, number>();
+  private readonly counters = new GroupCounters();
   private rampTarget: number;
 
   /** @throws RangeError on a block size < 2, a pruneInterval < 1, or invalid controller options */
   constructor(private readonly options: GstOptions) {
+    super();
     if (!(Number.isInteger(options.blockSize) && options.blockSize >= 2)) throw new RangeError(`sparsifier.gst: blockSize must be an integer >= 2, got ${options.blockSize}`);
     if (!(Number.isInteger(options.pruneInterval) && options.pruneInterval >= 1)) throw new RangeError(`sparsifier.gst: pruneInterval must be an integer >= 1, got ${options.pruneInterval}`);
     if (options.controller === 'linear-ramp' && !(options.rampEnd > options.warmup)) throw new RangeError(`sparsifier.gst: rampEnd (${options.rampEnd}) must be > warmup (${options.warmup})`);
@@ -124,8 +98,9 @@ export class GstSparsifier implements Sparsifier {
     return s0 + (s1 - s0) * f;
   }
 
+  /** The gradient-iteration clock: the largest update count over the groups. */
   private clock(): number {
-    return Math.max(0, ...this.counters.values());
+    return this.counters.max();
   }
 
   /** Whether layer `index` of `net` is block-circulant (all layers, the input layer only with `firstLayer`). */
@@ -142,14 +117,14 @@ export class GstSparsifier implements Sparsifier {
   initialize(groups: readonly NetworkGroup[], _rng: Rng): void {
     const b = this.options.blockSize;
     for (const group of groups) {
-      this.counters.set(group.name, 0);
+      this.counters.start(group.name);
       group.networks.forEach((network, k) => {
         const target = group.targets[k];
         network.layers.forEach((l, index) => {
           if (!this.eligible(network, index)) return;
           const layout = circulantLayout(l.outFeatures, l.inFeatures, b);
           const state: GstLayer = {
-            network, target, index, name: `${l.name}.weight`, layout, circulant: true, engineFolds: this.useEngineFft(network), blockMask: null,
+            group, network, target, index, name: `${l.name}.weight`, layout, circulant: true, engineFolds: this.useEngineFft(network), blockMask: null,
             frozen: new Float32Array(blockCount(layout) * b), scratch: new Float32Array(blockCount(layout) * b),
           };
           materializeCirculant(extractCirculant(l.weight, layout, state.scratch), layout, null, l.weight);
@@ -176,13 +151,9 @@ export class GstSparsifier implements Sparsifier {
     return available && fftSupportsBlockSize(b) && b >= CIRCULANT_FFT_MIN_BLOCK_SIZE;
   }
 
-  needsDenseGradient(_group: NetworkGroup): boolean {
-    return false;
-  }
-
   /** @inheritdoc Counts the update and folds the weight gradient of every circulant layer the engine did not fold. */
-  beforeOptimizerStep(group: NetworkGroup): boolean {
-    this.counters.set(group.name, (this.counters.get(group.name) ?? 0) + 1);
+  override beforeOptimizerStep(group: NetworkGroup): boolean {
+    this.counters.increment(group.name);
     for (const l of this.layers) {
       if (!l.circulant || l.engineFolds || !group.networks.includes(l.network)) continue;
       const g = l.network.layers[l.index].weightGrad;
@@ -198,10 +169,10 @@ export class GstSparsifier implements Sparsifier {
   }
 
   /** @inheritdoc At a topology point: re-materialises the group's circulant layers and moves them to the target. */
-  afterOptimizerStep(group: NetworkGroup): void {
+  override afterOptimizerStep(group: NetworkGroup): void {
     const clock = this.clock();
     if (this.options.controller === 'linear-ramp') this.rampTarget = this.ramp(clock);
-    const due = this.options.mode !== 'circulant-only' && (this.counters.get(group.name) ?? 0) % this.options.pruneInterval === 0;
+    const due = this.options.mode !== 'circulant-only' && this.counters.get(group.name) % this.options.pruneInterval === 0;
     if (!due) return;
     for (const l of this.layers) {
       if (!group.networks.includes(l.network)) continue;
@@ -212,9 +183,6 @@ export class GstSparsifier implements Sparsifier {
       this.retopologize(l);
     }
   }
-
-  /** Targets need nothing: the Polyak average of block-circulant matrices is block-circulant. */
-  afterTargetUpdate(_group: NetworkGroup): void {}
 
   /** Moves layer `l` to the current target sparsity (block pruning / regrowth, or the unstructured switch). */
   private retopologize(l: GstLayer): void {
@@ -244,22 +212,19 @@ export class GstSparsifier implements Sparsifier {
     const active = countActive(mask);
     const keep = activeCount(nb, s);
     if (keep === active) return;
-    const next = new Float32Array(nb);
-    // shrinking ranks only active blocks, growing keeps every active block and adds pruned ones
-    const score = keep < active ? (k: number) => (mask[k] ? scores[k] : -1) : (k: number) => (mask[k] ? Infinity : scores[k]);
-    for (const k of topK(nb, keep, score)) next[k] = 1;
+    // shrinking ranks only the active blocks, growing keeps every active block and adds the pruned ones of largest norm
+    const next = resizeMask(mask, nb, keep, (k) => scores[k]);
     for (let k = 0; k < nb; k++) if (mask[k] && !next[k]) l.frozen.set(vectors.subarray(k * b, (k + 1) * b), k * b);
     l.blockMask = keep === nb ? null : next;
     const element = l.blockMask ? expandBlockMask(l.blockMask, layout) : null;
     // regrown blocks come back with their frozen vectors (online) / the online values (target)
     materializeCirculant(vectors, layout, l.blockMask, w);
-    l.network.setMask(l.index, element);
     if (l.target) {
       const regrown = expandBlockMask(Float32Array.from(next, (x, k) => (x && !mask[k] ? 1 : 0)), layout);
       const tw = l.target.layers[l.index].weight;
       for (let i = 0; i < tw.length; i++) if (regrown[i]) tw[i] = w[i];
-      l.target.setMask(l.index, element);
     }
+    setGroupMask(l.group, l.network, l.index, element);
   }
 
   /** Unstructured magnitude pruning / regrowth of a layer to sparsity `s` (pruned values frozen). */
@@ -271,23 +236,21 @@ export class GstSparsifier implements Sparsifier {
     const active = countActive(mask);
     const keep = activeCount(n, s);
     if (keep === active) return;
-    const next = new Float32Array(n);
-    const score = keep < active ? (i: number) => (mask[i] ? Math.abs(w[i]) : -1) : (i: number) => (mask[i] ? Infinity : Math.abs(l.frozen[i]));
-    for (const i of topK(n, keep, score)) next[i] = 1;
+    // shrinking ranks the live |W|, growing the frozen |W| of the pruned weights
+    const next = resizeMask(mask, n, keep, (i) => (mask[i] ? Math.abs(w[i]) : Math.abs(l.frozen[i])));
     for (let i = 0; i < n; i++) {
       if (mask[i] && !next[i]) l.frozen[i] = w[i];
       else if (!mask[i] && next[i]) w[i] = l.frozen[i];
     }
-    l.network.setMask(l.index, keep === n ? null : next);
     if (l.target) {
       const tw = l.target.layers[l.index].weight;
       for (let i = 0; i < n; i++) if (!mask[i] && next[i]) tw[i] = w[i];
-      l.target.setMask(l.index, keep === n ? null : next);
     }
+    setGroupMask(l.group, l.network, l.index, keep === n ? null : next);
   }
 
   /** @inheritdoc Feeds the controller (the gradient-iteration clock decides the warm-up). */
-  onEvaluation(meanReturn: number, _step: number): void {
+  override onEvaluation(meanReturn: number, _step: number): void {
     if (this.options.controller === 'reward-aware') this.controller.observe(meanReturn, this.clock());
   }
 
@@ -298,8 +261,8 @@ export class GstSparsifier implements Sparsifier {
   }
 
   /** @inheritdoc `sparsity/*` and `gst/*` (see the class docs). */
-  metrics(groups: readonly NetworkGroup[]): Record<string, number> {
-    const out: Record<string, number> = { ...sparsityMetrics(groups), ...this.controller.metrics(), 'gst/target_sparsity': this.targetSparsity };
+  override metrics(groups: readonly NetworkGroup[]): Record<string, number> {
+    const out: Record<string, number> = { ...super.metrics(groups), ...this.controller.metrics(), 'gst/target_sparsity': this.targetSparsity };
     out['gst/circulant_layers'] = this.layers.filter((l) => l.circulant).length;
     out['gst/fft_layers'] = this.layers.filter((l) => l.engineFolds).length;
     for (const l of this.layers) {
@@ -309,19 +272,17 @@ export class GstSparsifier implements Sparsifier {
   }
 
   /** Counters, controller, ramp target and per layer: mode, block mask, frozen values (base64). */
-  state(): unknown {
-    const f32 = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+  override state(): unknown {
     return {
-      counters: Object.fromEntries(this.counters), controller: this.controller.state(), rampTarget: this.rampTarget,
-      layers: Object.fromEntries(this.layers.map((l) => [l.name, { circulant: l.circulant, blockMask: l.blockMask && f32(l.blockMask), frozen: f32(l.frozen) }])),
+      counters: this.counters.toJSON(), controller: this.controller.state(), rampTarget: this.rampTarget,
+      layers: Object.fromEntries(this.layers.map((l) => [l.name, { circulant: l.circulant, blockMask: l.blockMask && encodeFloat32(l.blockMask), frozen: encodeFloat32(l.frozen) }])),
     };
   }
 
   /** Restores `state()` after `initialize` (the engine's weights and masks come from the checkpoint). */
-  loadState(state: unknown): void {
+  override loadState(state: unknown): void {
     const s = state as { counters: Record<string, number>; controller: ControllerState; rampTarget: number; layers: Record<string, { circulant: boolean; blockMask: string | null; frozen: string }> };
-    const f32 = (b: string) => { const buf = Buffer.from(b, 'base64'); return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)); };
-    for (const [k, v] of Object.entries(s.counters)) this.counters.set(k, v);
+    this.counters.load(s.counters);
     this.controller.loadState(s.controller);
     this.rampTarget = s.rampTarget;
     for (const l of this.layers) {
@@ -330,8 +291,8 @@ export class GstSparsifier implements Sparsifier {
       if (l.circulant && !saved.circulant && l.engineFolds) for (const net of l.target ? [l.network, l.target] : [l.network]) net.setBlockCirculant!(l.index, null);
       l.circulant = saved.circulant;
       l.engineFolds &&= l.circulant;
-      l.blockMask = saved.blockMask === null ? null : f32(saved.blockMask);
-      l.frozen = f32(saved.frozen);
+      l.blockMask = saved.blockMask === null ? null : decodeFloat32(saved.blockMask);
+      l.frozen = decodeFloat32(saved.frozen);
     }
   }
 }

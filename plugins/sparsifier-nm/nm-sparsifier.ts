@@ -1,47 +1,8 @@
-import { maskDivergence, nmHardwareSupported, nmMask, sparsityMetrics, type NetworkGroup, type Sparsifier, type Mlp, type Rng } from '../../src/index.js';
-
-/**
- * How the gradient reaches the dense weights W̃ (docs/methods.md §9.3–9.4.3):
- * - `masked-retain`: update `g ⊙ M`; pruned entries of W̃ are frozen (kept, not zeroed) so a later
- *   re-projection can swap them back in.
- * - `ste`: straight-through estimator — the gradient w.r.t. the projected weight `W̃ ⊙ M` is
- *   applied to all of W̃.
- * - `srste`: SR-STE (Zhou et al. 2021, ICLR, "Learning N:M fine-grained structured sparse neural
- *   networks from scratch"): like `ste` with `λ·(1 − M) ⊙ W̃` added to the gradient before the
- *   optimizer step (the paper uses SGD with momentum; with the engine's Adam the decay term is
- *   normalised together with the gradient).
- */
-export type NmGradMode = 'masked-retain' | 'ste' | 'srste';
-
-/**
- * Trailing partial group when `in % M ≠ 0` (docs/methods.md §4.b.2, §9.4.1; the paper's choice is
- * UNKNOWN):
- * - `pad`: the row is padded virtually to a multiple of M with entries that are never kept, so
- *   a partial group of t < M entries keeps min(N, t) (`nmMask`);
- * - `dense-first-layer`: layers whose input size is not a multiple of M (in TD3 MLPs with
- *   hidden sizes divisible by M: only the first layer of each network) stay dense, unmasked.
- */
-export type NmPadMode = 'pad' | 'dense-first-layer';
-
-/** Which layers of every network get N:M masks (§9.4.2; `all` follows "all networks"). */
-export type NmLayers = 'all' | 'skip-first' | 'skip-last' | 'skip-first-last';
-
-/** Options of `sparsifier.nm` (defaults in the plugin schema). */
-export interface NmOptions {
-  /** N kept weights per group, 0 < N < M. */
-  readonly n: number;
-  /** M, group length along each row's input dimension. */
-  readonly m: number;
-  /** Mask re-projection every this many updates of a group (critic: iterations; actor: actor updates); 0 = never. */
-  readonly maskInterval: number;
-  readonly gradMode: NmGradMode;
-  /** λ_w of SR-STE (Zhou et al. 2021 use 2e-4); only read in `srste`. */
-  readonly srsteLambda: number;
-  readonly padMode: NmPadMode;
-  readonly layers: NmLayers;
-  /** `shared`: targets use the online masks; `own`: targets re-projected from their own weights. */
-  readonly targetMode: 'shared' | 'own';
-}
+import {
+  BaseSparsifier, GroupCounters, decodeFloat32, decodeMask, encodeFloat32, encodeMask, maskDivergence, nmHardwareSupported, nmMask, setGroupMask,
+  type Mlp, type NetworkGroup, type Rng,
+} from '../../src/index.js';
+import type { NmOptions } from './nm-options.js';
 
 /** One logged mask update of one network. */
 export interface SadRecord {
@@ -88,7 +49,7 @@ const key = (net: Mlp, index: number) => `${net.layers[index].name}.weight`;
  * `nmHardwareSupported`). Training FLOPs come from the masks in `flops/*` (`src/sparse/flops.ts`);
  * `denseGradientInterval` is 1 in `ste`/`srste` (dense weight gradient every step).
  */
-export class NmSparsifier implements Sparsifier {
+export class NmSparsifier extends BaseSparsifier {
   readonly targetMasks: 'online' | 'own';
   readonly denseGradientInterval?: number;
   /** Every SAD measurement, in order (also the source of the `nm/sad*` metrics). */
@@ -97,12 +58,13 @@ export class NmSparsifier implements Sparsifier {
   private readonly masks = new Map<string, Float32Array>();
   private readonly previousMasks = new Map<string, Float32Array>();
   private readonly initialMasks = new Map<string, Float32Array>();
-  private readonly counters = new Map<string, number>();
+  private readonly counters = new GroupCounters();
   private readonly last: Record<string, number> = {};
   private pending: Record<string, number> | null = null;
 
   /** @throws RangeError unless 0 < n < m are integers, maskInterval ≥ 0, srsteLambda ≥ 0 */
   constructor(private readonly options: NmOptions) {
+    super();
     const { n, m } = options;
     if (!(Number.isInteger(n) && Number.isInteger(m) && n > 0 && n < m)) throw new RangeError(`sparsifier.nm: needs integers 0 < n < m, got ${n}:${m}`);
     if (!(Number.isInteger(options.maskInterval) && options.maskInterval >= 0)) throw new RangeError(`sparsifier.nm: maskInterval must be an integer >= 0, got ${options.maskInterval}`);
@@ -134,7 +96,7 @@ export class NmSparsifier implements Sparsifier {
   /** @inheritdoc Sets `M = P_{N:M}(W_init)` on every eligible online and target layer. */
   initialize(groups: readonly NetworkGroup[], _rng: Rng): void {
     for (const group of groups) {
-      this.counters.set(group.name, 0);
+      this.counters.start(group.name);
       group.networks.forEach((net, k) => {
         const target = group.targets[k];
         net.layers.forEach((layer, index) => {
@@ -146,9 +108,8 @@ export class NmSparsifier implements Sparsifier {
           this.masks.set(name, mask);
           this.previousMasks.set(name, mask);
           this.initialMasks.set(name, mask);
-          net.setMask(index, mask);
+          setGroupMask(group, net, index, mask);
           if (target) {
-            target.setMask(index, mask);
             this.previousMasks.set(key(target, index), mask);
             this.initialMasks.set(key(target, index), mask);
           }
@@ -158,7 +119,7 @@ export class NmSparsifier implements Sparsifier {
   }
 
   /** @inheritdoc STE / SR-STE need the gradient at every position, every step. */
-  needsDenseGradient(_group: NetworkGroup): boolean {
+  override needsDenseGradient(_group: NetworkGroup): boolean {
     return this.options.gradMode !== 'masked-retain';
   }
 
@@ -167,8 +128,8 @@ export class NmSparsifier implements Sparsifier {
    * (dense) weight gradient, lifts the engine mask and loads W̃, so the optimizer step updates all
    * of W̃; `afterOptimizerStep` puts the mask back. Never skips the step.
    */
-  beforeOptimizerStep(group: NetworkGroup): boolean {
-    this.counters.set(group.name, (this.counters.get(group.name) ?? 0) + 1);
+  override beforeOptimizerStep(group: NetworkGroup): boolean {
+    this.counters.increment(group.name);
     if (this.options.gradMode === 'masked-retain') return true;
     const lambda = this.options.gradMode === 'srste' ? this.options.srsteLambda : 0;
     for (const net of group.networks) {
@@ -188,12 +149,12 @@ export class NmSparsifier implements Sparsifier {
   }
 
   /** @inheritdoc Updates W̃, re-projects the masks when due (logging SAD), restores `W̃ ⊙ M` in the engine. */
-  afterOptimizerStep(group: NetworkGroup): void {
-    const call = this.counters.get(group.name) ?? 0;
+  override afterOptimizerStep(group: NetworkGroup): void {
+    const call = this.counters.get(group.name);
     const interval = this.options.maskInterval;
     const due = interval > 0 && call % interval === 0;
     const retain = this.options.gradMode === 'masked-retain';
-    group.networks.forEach((net, k) => {
+    for (const net of group.networks) {
       net.layers.forEach((layer, index) => {
         const name = key(net, index);
         const shadow = this.shadows.get(name);
@@ -206,15 +167,15 @@ export class NmSparsifier implements Sparsifier {
         if (due) {
           mask = this.project(shadow, net, index);
           this.masks.set(name, mask);
-          // shared: the target takes the new online mask now (Polyak re-masks it after each target update)
-          if (this.options.targetMode === 'shared') group.targets[k]?.setMask(index, mask);
         }
         if (due || !retain) {
           w.set(shadow);
-          net.setMask(index, mask);
+          // shared: the target takes the new online mask now (Polyak re-masks it after each target update)
+          if (due && this.options.targetMode === 'shared') setGroupMask(group, net, index, mask);
+          else net.setMask(index, mask);
         }
       });
-    });
+    }
     if (due) this.recordDivergence(group, call);
   }
 
@@ -261,7 +222,7 @@ export class NmSparsifier implements Sparsifier {
   }
 
   /** @inheritdoc In `own` mode: re-projects every eligible target layer with its own magnitudes. */
-  afterTargetUpdate(group: NetworkGroup): void {
+  override afterTargetUpdate(group: NetworkGroup): void {
     if (this.options.targetMode !== 'own') return;
     for (const target of group.targets) {
       target.layers.forEach((layer, index) => {
@@ -271,12 +232,10 @@ export class NmSparsifier implements Sparsifier {
     }
   }
 
-  onEvaluation(_meanReturn: number, _step: number): void {}
-
   /** @inheritdoc `sparsity/*` plus `nm/*` (see the class docs). */
-  metrics(groups: readonly NetworkGroup[]): Record<string, number> {
+  override metrics(groups: readonly NetworkGroup[]): Record<string, number> {
     return {
-      ...sparsityMetrics(groups),
+      ...super.metrics(groups),
       ...this.last,
       'nm/density': this.options.n / this.options.m,
       'nm/hardware_support': nmHardwareSupported(this.options.n, this.options.m) ? 1 : 0,
@@ -287,26 +246,22 @@ export class NmSparsifier implements Sparsifier {
    * Counters, the dense shadows W̃ (base64 float32, they are not in the engine's tensors) and the
    * SAD reference masks (base64 bytes).
    */
-  state(): unknown {
-    const f32 = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
-    const u8 = (a: Float32Array) => Buffer.from(Uint8Array.from(a, (x) => (x !== 0 ? 1 : 0))).toString('base64');
-    const map = <T>(m: Map<string, Float32Array>, f: (a: Float32Array) => T) => Object.fromEntries([...m].map(([k, v]) => [k, f(v)]));
+  override state(): unknown {
+    const map = (m: Map<string, Float32Array>, f: (a: Float32Array) => string) => Object.fromEntries([...m].map(([k, v]) => [k, f(v)]));
     return {
-      counters: Object.fromEntries(this.counters), last: this.last,
-      shadows: map(this.shadows, f32), masks: map(this.masks, u8), previousMasks: map(this.previousMasks, u8), initialMasks: map(this.initialMasks, u8),
+      counters: this.counters.toJSON(), last: this.last,
+      shadows: map(this.shadows, encodeFloat32), masks: map(this.masks, encodeMask), previousMasks: map(this.previousMasks, encodeMask), initialMasks: map(this.initialMasks, encodeMask),
     };
   }
 
   /** Restores `state()` (after `initialize`). */
-  loadState(state: unknown): void {
+  override loadState(state: unknown): void {
     const s = state as { counters: Record<string, number>; last: Record<string, number>; shadows: Record<string, string>; masks: Record<string, string>; previousMasks: Record<string, string>; initialMasks: Record<string, string> };
-    const f32 = (b: string) => { const buf = Buffer.from(b, 'base64'); return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)); };
-    const u8 = (b: string) => Float32Array.from(Buffer.from(b, 'base64'));
-    for (const [k, v] of Object.entries(s.counters)) this.counters.set(k, v);
+    this.counters.load(s.counters);
     Object.assign(this.last, s.last);
-    for (const [k, v] of Object.entries(s.shadows)) this.shadows.set(k, f32(v));
-    for (const [k, v] of Object.entries(s.masks)) this.masks.set(k, u8(v));
-    for (const [k, v] of Object.entries(s.previousMasks)) this.previousMasks.set(k, u8(v));
-    for (const [k, v] of Object.entries(s.initialMasks)) this.initialMasks.set(k, u8(v));
+    for (const [k, v] of Object.entries(s.shadows)) this.shadows.set(k, decodeFloat32(v));
+    for (const [k, v] of Object.entries(s.masks)) this.masks.set(k, decodeMask(v));
+    for (const [k, v] of Object.entries(s.previousMasks)) this.previousMasks.set(k, decodeMask(v));
+    for (const [k, v] of Object.entries(s.initialMasks)) this.initialMasks.set(k, decodeMask(v));
   }
 }

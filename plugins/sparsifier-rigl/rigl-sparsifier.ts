@@ -1,54 +1,40 @@
-import { groupLayers, type NetworkGroup, dropFraction, pruneAndGrow, type Rng } from '../../src/index.js';
-import { StaticSparsifier, type StaticOptions } from '../sparsifier-static/static-sparsifier.js';
-
-/** `topologyUpdate` options of `sparsifier.rigl`. */
-export interface TopologyUpdateOptions {
-  /** ΔT: a topology update every `interval` calls of the group's optimizer step. */
-  readonly interval: number;
-  /** T_end per group, in the group's own calls (RLx2: critic T, actor T/2). */
-  readonly endStep: { readonly actor: number; readonly critic: number };
-  /** ζ₀ */
-  readonly dropFraction: number;
-  readonly dropFractionSchedule: 'cosine' | 'constant';
-  /** `gradient`: |dense gradient| (RigL/RLx2); `random`: uniform (SET-style grow). */
-  readonly growCriterion: 'gradient' | 'random';
-  /** Skip the optimizer step on update iterations (RLx2 [R-code]). */
-  readonly skipOptimizerStep: boolean;
-  /** Zero Adam moments of grown connections (RigL [RigL-code]); false = RLx2 code. */
-  readonly resetOptimizerStateOnGrow: boolean;
-}
-
-export interface RigLOptions extends StaticOptions {
-  readonly topologyUpdate: TopologyUpdateOptions;
-}
+import { BaseSparsifier, GroupCounters, dropFraction, groupLayers, groupSparsity, pruneAndGrow, setStaticMasks, type NetworkGroup, type Rng } from '../../src/index.js';
+import type { RigLOptions } from './rigl-options.js';
 
 /**
  * Dynamic sparse training with RigL's rule (Evci et al. 2020) as RLx2 runs it (Tan et al. 2023,
- * docs/methods.md §1.b.5–7): initial masks as `static`; every ΔT calls of a group's update (separate
- * counters for actor and critic), drop the ⌊ζ_t·n⌋ smallest-|W| active weights of every masked
- * layer and grow as many by |dense gradient| of the current minibatch (or at random), zero-init
- * grown weights; ζ_t cosine-annealed to 0 at T_end; targets share the online masks.
+ * docs/methods.md §1.b.5–7): initial masks as `sparsifier.static` (`setStaticMasks`); every ΔT
+ * calls of a group's update (separate counters for actor and critic), drop the ⌊ζ_t·n⌋
+ * smallest-|W| active weights of every masked layer and grow as many by |dense gradient| of the
+ * current minibatch (or at random), zero-init grown weights (`pruneAndGrow`); ζ_t cosine-annealed
+ * to 0 at T_end; targets share the online masks.
+ *
+ * Hooks: `initialize`, `needsDenseGradient` (the update call's backward), `beforeOptimizerStep`
+ * (the topology update; skips the step when `skipOptimizerStep`), `metrics` (`sparsity/*` and
+ * `topology/*`), `state` / `loadState`; `denseGradientInterval` for FLOPs accounting.
  */
-export class RigLSparsifier extends StaticSparsifier {
-  private readonly counters = new Map<string, number>();
+export class RigLSparsifier extends BaseSparsifier {
+  private readonly counters = new GroupCounters();
   private readonly initialMasks = new Map<string, Float32Array>();
   private rng: Rng | null = null;
   private readonly last: Record<string, number> = {};
 
-  constructor(private readonly rigl: RigLOptions) {
-    super(rigl);
+  constructor(private readonly options: RigLOptions) {
+    super();
   }
 
   /** ΔT: dense gradients once per interval (gradient grow only), for FLOPs accounting. */
   get denseGradientInterval(): number | undefined {
-    return this.rigl.topologyUpdate.growCriterion === 'gradient' ? this.rigl.topologyUpdate.interval : undefined;
+    return this.options.topologyUpdate.growCriterion === 'gradient' ? this.options.topologyUpdate.interval : undefined;
   }
 
-  override initialize(groups: readonly NetworkGroup[], rng: Rng): void {
-    super.initialize(groups, rng);
+  /** @inheritdoc The static masks of every group, then the grow stream and the counters. */
+  initialize(groups: readonly NetworkGroup[], rng: Rng): void {
+    const { sparsityDistribution, maskInit } = this.options;
+    for (const group of groups) setStaticMasks(group, groupSparsity(group, this.options, 'sparsifier.rigl'), sparsityDistribution, maskInit, rng);
     this.rng = rng.fork('grow');
     for (const g of groups) {
-      this.counters.set(g.name, 0);
+      this.counters.start(g.name);
       for (const { network, index, name } of groupLayers(g)) {
         const m = network.layers[index].mask;
         if (m) this.initialMasks.set(name, Float32Array.from(m));
@@ -57,23 +43,24 @@ export class RigLSparsifier extends StaticSparsifier {
   }
 
   private endStep(group: NetworkGroup): number {
-    return group.name === 'actor' ? this.rigl.topologyUpdate.endStep.actor : this.rigl.topologyUpdate.endStep.critic;
+    return group.name === 'actor' ? this.options.topologyUpdate.endStep.actor : this.options.topologyUpdate.endStep.critic;
   }
 
-  /** True when the group's next call is an update call: `c % ΔT == 0` and `c < T_end`. */
+  /** True when the group's call number `call` is an update call: `call % ΔT == 0` and `call < T_end`. */
   private dueAt(group: NetworkGroup, call: number): boolean {
-    return call % this.rigl.topologyUpdate.interval === 0 && call < this.endStep(group);
+    return call % this.options.topologyUpdate.interval === 0 && call < this.endStep(group);
   }
 
+  /** @inheritdoc The group's next call updates the topology and grows by gradient. */
   override needsDenseGradient(group: NetworkGroup): boolean {
-    return this.rigl.topologyUpdate.growCriterion === 'gradient' && this.dueAt(group, (this.counters.get(group.name) ?? 0) + 1);
+    return this.options.topologyUpdate.growCriterion === 'gradient' && this.dueAt(group, this.counters.get(group.name) + 1);
   }
 
+  /** @inheritdoc Counts the call; on an update call, prune-and-grow every masked layer of the group. */
   override beforeOptimizerStep(group: NetworkGroup): boolean {
-    const call = (this.counters.get(group.name) ?? 0) + 1;
-    this.counters.set(group.name, call);
+    const call = this.counters.increment(group.name);
     if (!this.dueAt(group, call)) return true;
-    const t = this.rigl.topologyUpdate;
+    const t = this.options.topologyUpdate;
     const zeta = dropFraction(t.dropFractionSchedule, t.dropFraction, call, this.endStep(group));
     let dropped = 0;
     let grown = 0;
@@ -81,10 +68,7 @@ export class RigLSparsifier extends StaticSparsifier {
       const layer = network.layers[index];
       if (!layer.mask) continue;
       const score = t.growCriterion === 'gradient' ? layer.weightGrad.map(Math.abs) : new Float32Array(layer.weight.length).map(() => this.rng!.uniform());
-      const k = group.networks.indexOf(network);
-      const r = pruneAndGrow(network, index, zeta, score, {
-        optimizer: group.optimizers[k], resetOptimizerState: t.resetOptimizerStateOnGrow, target: group.targets[k],
-      });
+      const r = pruneAndGrow(group, network, index, zeta, score, { resetOptimizerState: t.resetOptimizerStateOnGrow });
       dropped += r.dropped;
       grown += r.grown;
     }
@@ -94,6 +78,7 @@ export class RigLSparsifier extends StaticSparsifier {
     return !t.skipOptimizerStep;
   }
 
+  /** @inheritdoc `sparsity/*`, the last update's `topology/<group>_{drop_fraction,dropped,grown}` and `topology/<group>_mask_change`. */
   override metrics(groups: readonly NetworkGroup[]): Record<string, number> {
     const out = { ...super.metrics(groups), ...this.last };
     for (const g of groups) {
@@ -114,13 +99,15 @@ export class RigLSparsifier extends StaticSparsifier {
     return out;
   }
 
+  /** @inheritdoc The per-group counters and the grow stream. */
   override state(): unknown {
-    return { counters: Object.fromEntries(this.counters), rng: this.rng?.getState() };
+    return { counters: this.counters.toJSON(), rng: this.rng?.getState() };
   }
 
+  /** @inheritdoc */
   override loadState(state: unknown): void {
     const s = state as { counters: Record<string, number>; rng?: ReturnType<Rng['getState']> };
-    for (const [k, v] of Object.entries(s.counters)) this.counters.set(k, v);
+    this.counters.load(s.counters);
     if (s.rng && this.rng) this.rng.setState(s.rng);
   }
 }

@@ -1,23 +1,5 @@
-import { groupLayers, type NetworkGroup, countActive, type Mlp, type Optimizer, type Rng } from '../../src/index.js';
-import { DenseSparsifier } from '../sparsifier-dense/dense-sparsifier.js';
-
-/** Options of `sparsifier.set` (defaults in the plugin schema; DS-TD3 [S-paper], [S-code]). */
-export interface SetOptions {
-  /** ER constant λ_l of every hidden-producing layer (input→h1, h1→h2, …); the last repeats. */
-  readonly lambdas: readonly number[];
-  /** e: adaptation period in iterations. */
-  readonly interval: number;
-  /** Adaptation at iterations with `it % interval == offset` (DS-TD3 code: 2). */
-  readonly offset: number;
-  /** η: fraction of the positive and of the negative weights nearest zero dropped per update. */
-  readonly dropFraction: number;
-  /** Iteration after which the next adaptation is prune-only and the last one (null = never). */
-  readonly stopAt: number | null;
-  /** `magnitude-top-k`: targets keep their own masks (DS-TD3 MaintainSparsity); `shared`: online masks. */
-  readonly targetMode: 'magnitude-top-k' | 'shared';
-  /** Zero the Adam moments of regrown weights (DS-TD3 code: false). */
-  readonly resetOptimizerStateOnGrow: boolean;
-}
+import { BaseSparsifier, countActive, groupLayers, resizeMask, setGroupMask, type Mlp, type NetworkGroup, type Rng } from '../../src/index.js';
+import type { SetOptions } from './set-options.js';
 
 /** What one SET update of a layer did. */
 export interface SetUpdateResult {
@@ -43,12 +25,21 @@ export function erMask(outFeatures: number, inFeatures: number, lambda: number, 
  * active weight that is exactly 0 (as the code's thresholding does); then, unless `pruneOnly`,
  * regrow `targetCount − kept` connections uniformly at random among the inactive positions (a
  * just-dropped position may be drawn again), with weight 0 (and zero Adam moments when
- * `resetOptimizerState`). The new mask is set on `network` (and on `target`, if given).
+ * `resetOptimizerState`, in the network's optimizer `group.optimizers[i]`). The new mask is set on
+ * `network`, and on its target too when `sharedTarget` (`setGroupMask`).
+ *
+ * Not `resizeMask`: the drop is split by sign and, among equal weights at the cut, drops the
+ * lower index first (`resizeMask` keeps it), and the regrowth is a uniform draw (one
+ * `rng.integer` per grown connection, a partial Fisher–Yates over the empty positions), not a
+ * top-k by score.
+ * @param network one of `group.networks`
+ * @param dropFraction η in [0, 1]
  * @param targetCount connections the layer must keep (its initial count nnz_l)
+ * @returns counts of dropped connections and of regrown ones (a regrown position may be a just-dropped one)
  */
 export function setPruneAndRegrow(
-  network: Mlp, index: number, dropFraction: number, targetCount: number, rng: Rng,
-  options: { pruneOnly?: boolean; optimizer?: Optimizer; resetOptimizerState?: boolean; target?: Mlp } = {},
+  group: NetworkGroup, network: Mlp, index: number, dropFraction: number, targetCount: number, rng: Rng,
+  options: { readonly pruneOnly?: boolean; readonly resetOptimizerState?: boolean; readonly sharedTarget?: boolean } = {},
 ): SetUpdateResult {
   const layer = network.layers[index];
   const mask = layer.mask;
@@ -74,7 +65,7 @@ export function setPruneAndRegrow(
   if (!options.pruneOnly && targetCount > kept) {
     const empty: number[] = [];
     for (let i = 0; i < next.length; i++) if (!next[i]) empty.push(i);
-    const state = options.resetOptimizerState ? options.optimizer?.state.get(`${layer.name}.weight`) : undefined;
+    const state = options.resetOptimizerState ? group.optimizers[group.networks.indexOf(network)]?.state.get(`${layer.name}.weight`) : undefined;
     const g = Math.min(targetCount - kept, empty.length);
     for (let k = 0; k < g; k++) {
       const j = k + rng.integer(empty.length - k);
@@ -91,49 +82,28 @@ export function setPruneAndRegrow(
     }
     grown = g;
   }
-  network.setMask(index, next);
-  options.target?.setMask(index, next);
+  if (options.sharedTarget) setGroupMask(group, network, index, next);
+  else network.setMask(index, next);
   return { dropped, grown };
 }
 
 /**
- * DS-TD3 "MaintainSparsity" ([S-paper] Alg. 3; docs/methods.md §2.b.4): after a plain Polyak update the
- * target layer keeps only its `count` largest-|w| non-zero entries (ties kept by lower index);
- * the result becomes the target's own mask. With at most `count` non-zeros the mask is just the
- * non-zero pattern (O(n), the usual case between topology changes).
+ * DS-TD3 "MaintainSparsity" ([S-paper] Alg. 3, [S-code] `DS_TD3.train`; docs/methods.md §2.b.4,
+ * §2.h.5): after a plain Polyak update the target layer `index` keeps only
+ * its `count` largest-|w| non-zero entries (`resizeMask` of its non-zero pattern, ties kept by
+ * lower index); the result becomes the target's own mask. With at most `count` non-zeros the
+ * mask is just the non-zero pattern (O(n), the usual case between topology changes).
+ * @param count connections to keep (the online layer's active count)
  */
 export function keepTopMagnitude(target: Mlp, index: number, count: number): void {
   const w = target.layers[index].weight;
-  const mask = new Float32Array(w.length);
+  const nonZero = new Float32Array(w.length);
   let nnz = 0;
   for (let i = 0; i < w.length; i++) if (w[i] !== 0) {
-    mask[i] = 1;
+    nonZero[i] = 1;
     nnz++;
   }
-  const excess = nnz - count;
-  if (excess > 0) {
-    // the excess-th smallest non-zero magnitude is the threshold; below it all go, at it the
-    // highest indices go first (ties kept by lower index, like `topK`)
-    const mags = new Float32Array(nnz);
-    let k = 0;
-    for (let i = 0; i < w.length; i++) if (w[i] !== 0) mags[k++] = Math.abs(w[i]);
-    mags.sort();
-    const t = mags[excess - 1];
-    let dropped = 0;
-    for (let i = 0; i < w.length; i++) {
-      if (mask[i] && Math.fround(Math.abs(w[i])) < t) {
-        mask[i] = 0;
-        dropped++;
-      }
-    }
-    for (let i = w.length - 1; i >= 0 && dropped < excess; i--) {
-      if (mask[i] && Math.fround(Math.abs(w[i])) === t) {
-        mask[i] = 0;
-        dropped++;
-      }
-    }
-  }
-  target.setMask(index, mask);
+  target.setMask(index, nnz <= count ? nonZero : resizeMask(nonZero, w.length, count, (i) => Math.abs(w[i])));
 }
 
 /**
@@ -151,7 +121,7 @@ export function keepTopMagnitude(target: Mlp, index: number, count: number): voi
  * code does not, so its inactive weights and moments drift and grown weights start at a tiny
  * value instead of exactly 0); weight decay is the agent's `weightDecay` option (DS-TD3: 2e-4).
  */
-export class SetSparsifier extends DenseSparsifier {
+export class SetSparsifier extends BaseSparsifier {
   private iteration = 0;
   private rng: Rng | null = null;
   private readonly counts = new Map<string, number>();
@@ -172,14 +142,13 @@ export class SetSparsifier extends DenseSparsifier {
     this.rng = rng.fork('set');
     for (const g of groups) {
       this.lastRound.set(g.name, -1);
-      g.networks.forEach((net, k) => {
+      g.networks.forEach((net) => {
         for (let l = 0; l < net.layers.length - 1; l++) {
           const layer = net.layers[l];
           const lambda = this.options.lambdas[Math.min(l, this.options.lambdas.length - 1)];
           const mask = erMask(layer.outFeatures, layer.inFeatures, lambda, rng);
           if (countActive(mask) === mask.length) continue; // p = 1: dense, no mask
-          net.setMask(l, mask);
-          g.targets[k]?.setMask(l, mask);
+          setGroupMask(g, net, l, mask);
           this.counts.set(`${layer.name}.weight`, countActive(mask));
         }
       });
@@ -206,10 +175,8 @@ export class SetSparsifier extends DenseSparsifier {
     for (const { network, index, name } of groupLayers(group)) {
       const count = this.counts.get(name);
       if (count === undefined) continue;
-      const k = group.networks.indexOf(network);
-      const r = setPruneAndRegrow(network, index, this.options.dropFraction, count, this.rng!, {
-        pruneOnly, optimizer: group.optimizers[k], resetOptimizerState: this.options.resetOptimizerStateOnGrow,
-        target: this.options.targetMode === 'shared' ? group.targets[k] : undefined,
+      const r = setPruneAndRegrow(group, network, index, this.options.dropFraction, count, this.rng!, {
+        pruneOnly, resetOptimizerState: this.options.resetOptimizerStateOnGrow, sharedTarget: this.options.targetMode === 'shared',
       });
       dropped += r.dropped;
       grown += r.grown;

@@ -1,5 +1,6 @@
-import type { Mlp, Optimizer } from '../nn/engine.js';
-import { topK } from './mask.js';
+import { setGroupMask, type NetworkGroup } from '../core/network-group.js';
+import type { Mlp } from '../nn/engine.js';
+import { resizeMask } from './mask.js';
 
 /**
  * Drop-fraction schedules of dynamic sparse training.
@@ -18,25 +19,33 @@ export interface TopologyUpdateResult {
 }
 
 /**
- * One prune-and-grow step on layer `index` of `network` (RigL / RLx2 rule, docs/methods.md §1.b.7):
+ * One prune-and-grow step on layer `index` of `network`, one of `group.networks` (RigL, Evci et
+ * al. 2020 [RigL-code] `mask_updaters.py`; RLx2 [R-code] `DST_Scheduler._dst_step`;
+ * docs/methods.md §1.b.7, §5.2):
  * 1. `nPrune = ⌊ζ·nActive⌋`; keep the `nActive − nPrune` active weights of largest |W|;
  * 2. grow the `nPrune` positions of highest `growScore` among the rest (a just-dropped position
- *    may be regrown);
- * 3. grown positions that were inactive before get weight `growInit` (0) and, when
- *    `resetOptimizerState`, zero Adam moments (RigL [RigL-code]); a dropped-and-regrown weight
- *    keeps its value.
- * The layer's active count is unchanged. The new mask is set on `network` and on `target` (which
- * shares the online masks).
- * @param growScore `[out, in]` scores, e.g. |dense gradient| (RigL) or uniform noise (SET)
+ *    may be regrown); both steps are `resizeMask`, ties to the lower index;
+ * 3. grown positions that were inactive before get weight 0 and, when `resetOptimizerState`,
+ *    zero Adam moments m, v in the network's optimizer `group.optimizers[i]` (RigL
+ *    [RigL-code]); a dropped-and-regrown weight keeps its value.
+ * The layer's active count is unchanged. The new mask is set on `network` and on its target
+ * (`setGroupMask`: targets share the online masks). A layer without a mask, or with
+ * `nPrune = 0`, is left alone.
+ * @param fraction ζ, the drop fraction in [0, 1] (see `dropFraction`)
+ * @param growScore `[out·in]` scores, e.g. |dense gradient| (RigL) or uniform noise (SET-style grow); finite
  * @returns counts of newly dropped and newly grown connections (net of regrowth)
+ * @throws Error when `network` is not in `group.networks`
  */
 export function pruneAndGrow(
+  group: NetworkGroup,
   network: Mlp,
   index: number,
   fraction: number,
   growScore: Float32Array,
-  options: { optimizer?: Optimizer; resetOptimizerState: boolean; target?: Mlp },
+  options: { readonly resetOptimizerState: boolean },
 ): TopologyUpdateResult {
+  const k = group.networks.indexOf(network);
+  if (k < 0) throw new Error(`pruneAndGrow: the network is not one of group ${group.name}'s networks`);
   const layer = network.layers[index];
   const mask = layer.mask;
   if (!mask) return { dropped: 0, grown: 0 };
@@ -46,15 +55,13 @@ export function pruneAndGrow(
   for (let i = 0; i < n; i++) nActive += mask[i];
   const nPrune = Math.floor(fraction * nActive);
   if (nPrune === 0) return { dropped: 0, grown: 0 };
-  const keep = topK(n, nActive - nPrune, (i) => (mask[i] ? Math.abs(w[i]) : -1));
-  const next = new Float32Array(n);
-  for (const i of keep) next[i] = 1;
-  const grow = topK(n, nPrune, (i) => (next[i] ? -Infinity : growScore[i]));
-  const state = options.resetOptimizerState ? options.optimizer?.state.get(`${layer.name}.weight`) : undefined;
+  const kept = resizeMask(mask, n, nActive - nPrune, (i) => Math.abs(w[i]));
+  const next = resizeMask(kept, n, nActive, (i) => growScore[i]);
+  const state = options.resetOptimizerState ? group.optimizers[k]?.state.get(`${layer.name}.weight`) : undefined;
   let grown = 0;
-  for (const i of grow) {
-    next[i] = 1;
-    if (mask[i] === 0) {
+  let dropped = 0;
+  for (let i = 0; i < n; i++) {
+    if (next[i] === 1 && kept[i] === 0 && mask[i] === 0) {
       w[i] = 0;
       if (state) {
         state.m[i] = 0;
@@ -62,10 +69,8 @@ export function pruneAndGrow(
       }
       grown++;
     }
+    if (mask[i] === 1 && next[i] === 0) dropped++;
   }
-  let dropped = 0;
-  for (let i = 0; i < n; i++) if (mask[i] === 1 && next[i] === 0) dropped++;
-  network.setMask(index, next);
-  options.target?.setMask(index, next);
+  setGroupMask(group, network, index, next);
   return { dropped, grown };
 }

@@ -1,15 +1,20 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Td3Agent } from '../../plugins/agent-td3/td3-agent.js';
-import { UniformReplayBuffer } from '../../plugins/replay-buffer-uniform/uniform-replay-buffer.js';
-import { SetSparsifier, erMask, keepTopMagnitude, setPruneAndRegrow, type SetOptions } from '../../plugins/sparsifier-set/set-sparsifier.js';
-import { createEngine } from '../../src/nn/engines.js';
-import { countActive } from '../../src/sparse/mask.js';
-import { packageRoot } from '../../src/util/paths.js';
-import { Rng } from '../../src/util/rng.js';
+import { Td3Agent } from '../../../plugins/agent-td3/td3-agent.js';
+import { UniformReplayBuffer } from '../../../plugins/replay-buffer-uniform/uniform-replay-buffer.js';
+import type { SetOptions } from '../../../plugins/sparsifier-set/set-options.js';
+import { SetSparsifier, erMask, keepTopMagnitude, setPruneAndRegrow } from '../../../plugins/sparsifier-set/set-sparsifier.js';
+import type { NetworkGroup } from '../../../src/core/network-group.js';
+import type { Mlp } from '../../../src/nn/engine.js';
+import { createEngine } from '../../../src/nn/engines.js';
+import { countActive } from '../../../src/sparse/mask.js';
+import { packageRoot } from '../../../src/util/paths.js';
+import { Rng } from '../../../src/util/rng.js';
 
 const nativeBuilt = existsSync(join(packageRoot(), 'native', 'build', 'Release', 'sparse_rl_native.node'));
+/** A one-network group without target or optimizer. */
+const groupOf = (net: Mlp): NetworkGroup => ({ name: 'g', networks: [net], targets: [], optimizers: [] });
 
 describe('SET rule (DS-TD3, docs/methods.md §2.b.5)', async () => {
   const engine = await createEngine({ engine: 'tfjs', backend: 'cpu', threads: 1 });
@@ -24,7 +29,7 @@ describe('SET rule (DS-TD3, docs/methods.md §2.b.5)', async () => {
   it('drops ⌊η·#pos⌋ smallest positives, ⌊η·#neg⌋ negatives nearest zero and active zeros; regrows to the count at random, zero-init', () => {
     const net = layer();
     // η = 0.5: #pos 4 → drop 0.1, 0.3; #neg 2 → drop −0.2; active zero dropped → kept 3 (0.9, 0.5, −0.8)
-    const r = setPruneAndRegrow(net, 0, 0.5, 7, new Rng(1));
+    const r = setPruneAndRegrow(groupOf(net), net, 0, 0.5, 7, new Rng(1));
     expect(r).toEqual({ dropped: 4, grown: 4 });
     const m = net.layers[0].mask!;
     const w = net.layers[0].weight;
@@ -37,7 +42,7 @@ describe('SET rule (DS-TD3, docs/methods.md §2.b.5)', async () => {
 
   it('prune-only drops without regrowth', () => {
     const net = layer();
-    expect(setPruneAndRegrow(net, 0, 0.5, 7, new Rng(1), { pruneOnly: true })).toEqual({ dropped: 4, grown: 0 });
+    expect(setPruneAndRegrow(groupOf(net), net, 0, 0.5, 7, new Rng(1), { pruneOnly: true })).toEqual({ dropped: 4, grown: 0 });
     expect(countActive(net.layers[0].mask!)).toBe(3);
   });
 

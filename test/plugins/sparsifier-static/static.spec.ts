@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { StaticSparsifier } from '../../plugins/sparsifier-static/static-sparsifier.js';
-import type { Engine, Mlp } from '../../src/nn/engine.js';
-import { createEngine } from '../../src/nn/engines.js';
-import { activeCount, layerSparsities } from '../../src/sparse/sparsity-distribution.js';
-import { makeTd3 } from '../helpers/td3-fixture.js';
+import { StaticSparsifier } from '../../../plugins/sparsifier-static/static-sparsifier.js';
+import type { Engine, Mlp } from '../../../src/nn/engine.js';
+import { createEngine } from '../../../src/nn/engines.js';
+import { activeCount, layerSparsities } from '../../../src/sparse/sparsity-distribution.js';
+import { makeTd3 } from '../../helpers/td3-fixture.js';
 
 function makeAgent(engine: Engine, actorSparsity: number, criticSparsity: number) {
   const sparsifier = new StaticSparsifier({ actorSparsity, criticSparsity, sparsityDistribution: 'erdos-renyi-kernel', maskInit: 'random' });

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { Td3Agent } from '../../plugins/agent-td3/td3-agent.js';
-import { NmSparsifier, type NmOptions } from '../../plugins/sparsifier-nm/nm-sparsifier.js';
-import type { NetworkGroup } from '../../src/core/network-group.js';
-import type { BoxSpace } from '../../src/core/environment.js';
-import type { Engine } from '../../src/nn/engine.js';
-import { createEngine } from '../../src/nn/engines.js';
-import { nmMask, nmMaxGroupNonZeros } from '../../src/sparse/nm.js';
-import { Rng } from '../../src/util/rng.js';
-import { makeTd3, testEngines, tinyTd3 } from '../helpers/td3-fixture.js';
+import { Td3Agent } from '../../../plugins/agent-td3/td3-agent.js';
+import type { NmOptions } from '../../../plugins/sparsifier-nm/nm-options.js';
+import { NmSparsifier } from '../../../plugins/sparsifier-nm/nm-sparsifier.js';
+import type { NetworkGroup } from '../../../src/core/network-group.js';
+import type { BoxSpace } from '../../../src/core/environment.js';
+import type { Engine } from '../../../src/nn/engine.js';
+import { createEngine } from '../../../src/nn/engines.js';
+import { nmMask, nmMaxGroupNonZeros } from '../../../src/sparse/nm.js';
+import { Rng } from '../../../src/util/rng.js';
+import { makeTd3, testEngines, tinyTd3 } from '../../helpers/td3-fixture.js';
 
 // obs 17 and critic input 23: first layers have a trailing partial group for M = 4 and M = 8
 const td3 = tinyTd3;
@@ -227,7 +228,7 @@ describe('sparsifier.nm options and state', () => {
 
 describe('N:M in the FLOPs accounting (src/sparse/flops.ts, docs/methods.md §4.e)', () => {
   it('theoretical sizes and FLOPs scale by exactly N/M when every input size is a multiple of M; STE pays dense weight gradients', async () => {
-    const { flopsMetrics } = await import('../../src/sparse/flops.js');
+    const { flopsMetrics } = await import('../../../src/sparse/flops.js');
     const engine = await createEngine({ engine: 'tfjs', backend: 'cpu', threads: 1 });
     const space: BoxSpace = { type: 'box', shape: [4], dtype: 'float32', low: Array(4).fill(-1), high: Array(4).fill(1) };
     const build = (gradMode: NmOptions['gradMode']) => {
