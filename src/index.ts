@@ -33,7 +33,7 @@ export { CIRCULANT_FFT_MIN_BLOCK_SIZE, fftSupportsBlockSize, resolveCirculantMet
 export { BaseSparsifier } from './sparse/base-sparsifier.js';
 export { countActive, initialMask, resizeMask, topK, type MaskInit } from './sparse/mask.js';
 export { activeCount, layerSparsities, type LayerShape, type SparsityDistribution } from './sparse/sparsity-distribution.js';
-export { groupLayerSparsities, groupSparsity, maskInitSchema, setStaticMasks, sparsityDistributionSchema, sparsitySchema, type GroupSparsityOptions, type LayerAllocation } from './sparse/group-sparsity.js';
+export { groupLayerSparsities, groupSparsity, groupSparsityProperties, maskInitSchema, setStaticMasks, sparsityDistributionSchema, sparsitySchema, type GroupSparsityOptions, type LayerAllocation } from './sparse/group-sparsity.js';
 export { dropFraction, pruneAndGrow, type TopologyUpdateResult } from './sparse/topology.js';
 export { maskDivergence, nmHardwareSupported, nmMask, nmMaxGroupNonZeros } from './sparse/nm.js';
 export {
@@ -50,6 +50,7 @@ export { activeWeights, compressionRatio, flopsMetrics, forwardFlops, storedWeig
 export { checkWindowsSupport, gatherBootstrapStates, nStepSchema, nStepTarget, type NStepOptions, type NStepTarget } from './rl/n-step.js';
 export { concatRows, createTwinCritics, updateTwinCritics, type TwinCritics } from './rl/twin-critics.js';
 export { stepGroup, type StepHooks } from './rl/step-group.js';
+export { actorCriticProperties } from './rl/actor-critic-options.js';
 export { copyToTargets, polyakUpdateTargets, type TargetHooks } from './rl/targets.js';
 export { FifoReplayBuffer } from './rl/fifo-replay-buffer.js';
 

@@ -1,4 +1,4 @@
-import { nStepSchema, type JsonSchema, type NStepOptions } from '../../src/index.js';
+import { actorCriticProperties, nStepSchema, type JsonSchema, type NStepOptions } from '../../src/index.js';
 
 /**
  * Options of `agent.sac`. The defaults live in `sacOptionsSchema` only (the config is validated
@@ -35,14 +35,8 @@ export const sacOptionsSchema: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    hiddenSizes: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 1, default: [256, 256], description: 'Hidden layer widths of actor and critics (ReLU).' },
-    actorLr: { type: 'number', exclusiveMinimum: 0, default: 3e-4, description: 'Adam learning rate of the actor.' },
-    criticLr: { type: 'number', exclusiveMinimum: 0, default: 3e-4, description: 'Adam learning rate of the critics.' },
+    ...actorCriticProperties(),
     alphaLr: { type: 'number', exclusiveMinimum: 0, default: 3e-4, description: 'Adam learning rate of log α.' },
-    weightDecay: { type: 'number', minimum: 0, default: 0, description: 'L2 weight decay added to gradients.' },
-    batchSize: { type: 'integer', minimum: 1, default: 256 },
-    gamma: { type: 'number', minimum: 0, maximum: 1, default: 0.99, description: 'Discount factor.' },
-    tau: { type: 'number', minimum: 0, maximum: 1, default: 0.005, description: 'Polyak coefficient of the target-critic update.' },
     learningStarts: { type: 'integer', minimum: 0, default: 25000, description: 'Env steps of uniform random actions before learning (RLx2: 25000).' },
     entropyCoefficient: {
       anyOf: [{ const: 'auto' }, { type: 'number', exclusiveMinimum: 0 }], default: 'auto',

@@ -1,4 +1,4 @@
-import { nStepSchema, type JsonSchema, type NStepOptions } from '../../src/index.js';
+import { actorCriticProperties, nStepSchema, type JsonSchema, type NStepOptions } from '../../src/index.js';
 
 /**
  * Options of `agent.td3`. The defaults live in `td3OptionsSchema` only (the config is validated
@@ -30,16 +30,7 @@ export const td3OptionsSchema: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    hiddenSizes: {
-      type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 1, default: [256, 256],
-      description: 'Hidden layer widths of actor and critics (ReLU).',
-    },
-    actorLr: { type: 'number', exclusiveMinimum: 0, default: 3e-4, description: 'Adam learning rate of the actor.' },
-    criticLr: { type: 'number', exclusiveMinimum: 0, default: 3e-4, description: 'Adam learning rate of the critics.' },
-    weightDecay: { type: 'number', minimum: 0, default: 0, description: 'L2 weight decay added to gradients (DS-TD3 uses 2e-4).' },
-    batchSize: { type: 'integer', minimum: 1, default: 256 },
-    gamma: { type: 'number', minimum: 0, maximum: 1, default: 0.99, description: 'Discount factor.' },
-    tau: { type: 'number', minimum: 0, maximum: 1, default: 0.005, description: 'Polyak coefficient of the target update.' },
+    ...actorCriticProperties(),
     policyNoise: { type: 'number', minimum: 0, default: 0.2, description: 'Std of target policy smoothing noise, in units of max action.' },
     noiseClip: { type: 'number', minimum: 0, default: 0.5, description: 'Clip of target policy noise, in units of max action.' },
     policyDelay: { type: 'integer', minimum: 1, default: 2, description: 'Critic updates per actor and target update.' },

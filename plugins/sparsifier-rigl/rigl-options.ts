@@ -1,4 +1,4 @@
-import { maskInitSchema, sparsityDistributionSchema, sparsitySchema, type GroupSparsityOptions, type JsonSchema, type MaskInit, type SparsityDistribution } from '../../src/index.js';
+import { maskInitSchema, groupSparsityProperties, type GroupSparsityOptions, type JsonSchema, type MaskInit, type SparsityDistribution } from '../../src/index.js';
 
 /** `topologyUpdate` options of `sparsifier.rigl`. */
 export interface TopologyUpdateOptions {
@@ -35,9 +35,7 @@ export const riglOptionsSchema: JsonSchema = {
   additionalProperties: false,
   required: ['actorSparsity', 'criticSparsity'],
   properties: {
-    actorSparsity: sparsitySchema('Fraction of zeros in the actor weights.'),
-    criticSparsity: sparsitySchema('Fraction of zeros in the critics\' weights (both heads pooled).'),
-    sparsityDistribution: sparsityDistributionSchema('Layer-wise allocation; for fully connected layers ER and ERK are the same global-ε solve.'),
+    ...groupSparsityProperties(),
     maskInit: maskInitSchema('magnitude', 'RLx2 [R-code] keeps the largest initial |w|.'),
     topologyUpdate: {
       type: 'object',

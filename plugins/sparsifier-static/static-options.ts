@@ -1,4 +1,4 @@
-import { maskInitSchema, sparsityDistributionSchema, sparsitySchema, type GroupSparsityOptions, type JsonSchema, type MaskInit, type SparsityDistribution } from '../../src/index.js';
+import { maskInitSchema, groupSparsityProperties, type GroupSparsityOptions, type JsonSchema, type MaskInit, type SparsityDistribution } from '../../src/index.js';
 
 /** Options of `sparsifier.static` (defaults in `staticOptionsSchema` only; docs/methods.md §5.1). */
 export interface StaticOptions extends GroupSparsityOptions {
@@ -14,9 +14,7 @@ export const staticOptionsSchema: JsonSchema = {
   additionalProperties: false,
   required: ['actorSparsity', 'criticSparsity'],
   properties: {
-    actorSparsity: sparsitySchema('Fraction of zeros in the actor weights.'),
-    criticSparsity: sparsitySchema('Fraction of zeros in the critics\' weights (both heads pooled).'),
-    sparsityDistribution: sparsityDistributionSchema('Layer-wise allocation; for fully connected layers ER and ERK are the same global-ε solve.'),
+    ...groupSparsityProperties(),
     maskInit: maskInitSchema('random', 'Which weights a layer keeps: random subset, or largest initial |w| (RLx2 code).'),
   },
 };

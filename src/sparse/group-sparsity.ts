@@ -93,6 +93,18 @@ export function sparsityDistributionSchema(description: string): JsonSchema {
   return { enum: ['uniform', 'erdos-renyi', 'erdos-renyi-kernel'] satisfies SparsityDistribution[], default: 'erdos-renyi-kernel', description };
 }
 
+/**
+ * The schema properties every method with a static initial allocation shares: `actorSparsity`,
+ * `criticSparsity` (both required by the caller's `required`) and `sparsityDistribution`.
+ */
+export function groupSparsityProperties(): Record<string, JsonSchema> {
+  return {
+    actorSparsity: sparsitySchema('Fraction of zeros in the actor weights.'),
+    criticSparsity: sparsitySchema('Fraction of zeros in the critics\' weights (both heads pooled).'),
+    sparsityDistribution: sparsityDistributionSchema('Layer-wise allocation; for fully connected layers ER and ERK are the same global-ε solve.'),
+  };
+}
+
 /** JSON schema of a `maskInit` option (`MaskInit`). @param defaultInit the method's default */
 export function maskInitSchema(defaultInit: MaskInit, description: string): JsonSchema {
   return { enum: ['random', 'magnitude'] satisfies MaskInit[], default: defaultInit, description };
