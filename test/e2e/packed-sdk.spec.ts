@@ -204,6 +204,23 @@ describe('the packed sparse-rl SDK in an empty project, with a third-party plugi
     );
   });
 
+  it('the scaffold of the installed CLI passes its own generated test and trains Hopper-v5', () => {
+    ok('npx sparse-rl new sparsifier demo', 'npx', ['sparse-rl', 'new', 'sparsifier', 'demo'], project);
+    const dir = join(project, 'sparse-rl-sparsifier-demo');
+    // its test (node --test with sparse-rl/testing) resolves sparse-rl from the project's install
+    const test = exec('npm test (generated plugin)', 'npm', ['test'], dir);
+    expect(test.status, `${test.stdout}\n${test.stderr}`).toBe(0);
+    const generated = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    writeFileSync(join(dir, 'short.json'), JSON.stringify({
+      ...generated, totalSteps: 1000, agent: { ...generated.agent, learningStarts: 300, hiddenSizes: [64, 64], batchSize: 64 },
+      evaluation: { interval: 1000, episodes: 2 }, output: { progress: 'none' },
+    }));
+    const out = ok('npx sparse-rl train (generated plugin, 1000 steps)', 'npx', ['sparse-rl', 'train', 'short.json', '--run-dir', 'R'], dir);
+    expect(out).toContain('steps 1000');
+    const evals = readJsonl(join(dir, 'R', 'metrics.jsonl')).filter((r) => 'eval/mean_return' in r);
+    expect(evals.at(-1)!['sparsity/actor']).toBeCloseTo(generated.sparsifier.actorSparsity, 2);
+  });
+
   it('asking for the tensorflow backend without a working tfjs-node fails naming npm run setup:tfjs-node', () => {
     const config = JSON.parse(readFileSync(join(project, 'config.json'), 'utf8'));
     writeFileSync(join(project, 'tf.json'), JSON.stringify({ ...config, runtime: { engine: 'tfjs', backend: 'tensorflow' } }));
