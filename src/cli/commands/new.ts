@@ -81,7 +81,7 @@ export function register(program: Command): void {
       const shown = relative(process.cwd(), r.dir) || '.';
       process.stdout.write(
         `wrote ${r.id} to ${shown}/\n${r.files.map((f) => `  ${f}\n`).join('')}` +
-          `next:\n  cd ${shown}\n  npm install        # the sparse-rl peer dependency (or: npm link sparse-rl)\n  npm test           # the sparsifier contract (sparse-rl/testing)\n`,
+          `next:\n  cd ${shown}\n  npm test           # the sparsifier contract (sparse-rl/testing); sparse-rl resolves from the enclosing project's\n                     # node_modules — outside such a project first: npm install <sparse-rl tarball or folder>\n  npx sparse-rl train config.json\n`,
       );
     }));
 }
