@@ -93,6 +93,12 @@ function packageEntry(dir: string): string {
   return file;
 }
 
+/** The record of an external plugin module `file` named by `specifier`: its package version and the file's sha256. */
+export function moduleSource(specifier: string, file: string): Omit<PluginSource, 'id'> {
+  const version = packageVersion(file);
+  return { specifier, file, ...(version ? { version } : {}), sha256: createHash('sha256').update(readFileSync(file)).digest('hex') };
+}
+
 /** The plugins available to a run: the built-ins plus the external ones its config names. */
 export class PluginRegistry {
   private constructor(
@@ -132,10 +138,22 @@ export class PluginRegistry {
       } catch (e) {
         throw new Error(`plugins: cannot load "${spec}" (${spec.startsWith('.') || isAbsolute(spec) ? resolve(baseDir, spec) : 'package'}): ${(e as Error).message}`);
       }
-      const version = packageVersion(file);
-      add(mod.default, { specifier: spec, file, ...(version ? { version } : {}), sha256: createHash('sha256').update(readFileSync(file)).digest('hex') }, `"${spec}" (${file})`);
+      add(mod.default, moduleSource(spec, file), `"${spec}" (${file})`);
     }
     return new PluginRegistry(manifests, sources);
+  }
+
+  /**
+   * This registry plus `manifest` (replacing a plugin of the same id), given as an object rather
+   * than by specifier — for a caller that imported it already (the sparsifier tester). The
+   * manifest gets the same load-time checks as a loaded one.
+   * @throws Error / PluginError as `load` does for a bad manifest or options schema
+   */
+  with(manifest: unknown, source: Omit<PluginSource, 'id'>): PluginRegistry {
+    assertManifest(manifest, source.file ? `"${source.specifier}" (${source.file})` : source.specifier);
+    const full = { id: manifest.id, ...source };
+    checkOptionsSchema(manifest, full);
+    return new PluginRegistry(new Map([...this.manifests, [manifest.id, manifest]]), new Map([...this.sources, [manifest.id, full]]));
   }
 
   /** Manifests of one kind, sorted by id. */
