@@ -15,10 +15,10 @@ export { Agent, AgentContext, type AgentCostModel } from './core/agent.js';
 export { Sparsifier, SPARSIFIER_HOOKS, withSparsifierDefaults, type SparsifierHooks } from './core/sparsifier.js';
 export {
   EnvironmentError, EnvironmentFactory, EnvironmentSpec, EvalEnvironment, TrainEnvironment, environmentSpec, flatSize,
-  type BoxSpace, type DictSpace, type DiscreteSpace, type Environment, type EnvironmentInfo, type EnvironmentRole,
+  type BoxSpace, type DictSpace, type DiscreteSpace, type Environment, type EnvironmentInfo, type EnvironmentRestart, type EnvironmentRole, type EnvironmentSnapshot,
   type EpisodeStatistics, type MultiBinarySpace, type MultiDiscreteSpace, type Space, type StepResult, type TupleSpace,
 } from './core/environment.js';
-export { ReplayBuffer, ReplayBufferContext, type PolicyFn, type Transition, type TransitionBatch, type TransitionWindows } from './core/replay-buffer.js';
+export { ReplayBuffer, ReplayBufferContext, type PolicyFn, type ReplayBufferSnapshot, type Transition, type TransitionBatch, type TransitionWindows } from './core/replay-buffer.js';
 export { Logger } from './core/logger.js';
 export { TrainingContribution } from './core/training-contribution.js';
 export { groupLayers, setGroupMask, type NetworkGroup } from './core/network-group.js';

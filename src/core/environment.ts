@@ -90,6 +90,27 @@ export interface EnvironmentInfo {
   readonly versions: Readonly<Record<string, string>>;
 }
 
+/**
+ * What `Environment.saveState` captured: either an opaque payload that `restoreState` turns back
+ * into the same vector env mid-episode (bit-for-bit: simulator state, every env's RNG, time-limit
+ * counters, episode statistics, pending autoresets), or the reason it cannot.
+ */
+export type EnvironmentSnapshot =
+  | { readonly restorable: true; readonly payload: Uint8Array }
+  | { readonly restorable: false; readonly reason: string };
+
+/** One restart of an environment after a crash (`restartOnCrash`). */
+export interface EnvironmentRestart {
+  /** 1 for the first restart. */
+  readonly count: number;
+  /** The seed the new envs were reset with (env `i` gets `seed + i`), derived from the run seed and `count`. */
+  readonly seed: number | null;
+  /** What failed (the transport error's message). */
+  readonly reason: string;
+  /** ISO time of the restart. */
+  readonly at: string;
+}
+
 /** A started vector environment. */
 export interface Environment {
   readonly numEnvs: number;
@@ -109,6 +130,20 @@ export interface Environment {
   step(actions: Float32Array): Promise<StepResult>;
   /** Stops the environment and frees its process; safe to call twice. */
   close(): Promise<void>;
+  /**
+   * Optional: captures the state of every env between two steps (for exact resume from a
+   * checkpoint). An env that cannot be captured answers `{ restorable: false, reason }`.
+   * @throws EnvironmentError when the environment failed
+   */
+  saveState?(): Promise<EnvironmentSnapshot>;
+  /**
+   * Optional: restores a payload of `saveState` from an env of the same id, kwargs and `numEnvs`.
+   * @returns the current observations `[numEnvs, obsDim]`
+   * @throws EnvironmentError naming what does not match
+   */
+  restoreState?(payload: Uint8Array): Promise<Float32Array>;
+  /** Optional: `listener` is called after each restart (`restartOnCrash`); the trainer logs `env/restarts`. */
+  onRestart?(listener: (restart: EnvironmentRestart) => void): void;
 }
 
 /** Which of a run's environments a factory call is for. */

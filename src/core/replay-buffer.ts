@@ -82,6 +82,22 @@ export interface ReplayBuffer {
    * noise-free actions. @returns metrics to log (e.g. `buffer/size`), or nothing
    */
   maybeShrink?(step: number, policy: PolicyFn): Record<string, number> | void;
+  /** Optional: the buffer's contents for a checkpoint (exact resume); without it a resumed run starts with an empty buffer. */
+  snapshot?(): ReplayBufferSnapshot;
+  /**
+   * Optional: restores a `snapshot()` of a buffer with the same capacity and sizes.
+   * @throws Error naming the array whose length does not match
+   */
+  restore?(snapshot: ReplayBufferSnapshot): void;
+}
+
+/**
+ * A replay buffer's contents for a checkpoint: typed arrays (written to the checkpoint's
+ * `replay-buffer.safetensors`) and JSON scalars (cursors, counters).
+ */
+export interface ReplayBufferSnapshot {
+  readonly arrays: Readonly<Record<string, Float32Array | Uint8Array>>;
+  readonly state: unknown;
 }
 
 /** What a replay buffer needs to know of the run. */
