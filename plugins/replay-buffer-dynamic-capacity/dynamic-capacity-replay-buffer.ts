@@ -40,6 +40,23 @@ export class DynamicCapacityReplayBuffer extends FifoReplayBuffer {
     super.add(t);
   }
 
+  /** @inheritdoc (adds `actMean`) */
+  protected override storage(): Record<string, { data: Float32Array; width: number }> {
+    return { ...super.storage(), actMean: { data: this.actMean, width: this.context.actionSize } };
+  }
+
+  /** @inheritdoc (the last check's step and distance) */
+  protected override extraState(): Record<string, unknown> {
+    return { lastCheckStep: this.lastCheckStep, lastDistance: Number.isNaN(this.lastDistance) ? null : this.lastDistance };
+  }
+
+  /** @inheritdoc */
+  protected override loadExtraState(state: unknown): void {
+    const s = state as { lastCheckStep: number; lastDistance: number | null };
+    this.lastCheckStep = s.lastCheckStep;
+    this.lastDistance = s.lastDistance ?? Number.NaN;
+  }
+
   /**
    * Per-transition distance of the `r`-th … `(r+len−1)`-th oldest transitions to `policy`:
    * `code` Σ_j (π_j − μ_j)² / (2·actDim); `paper` ‖π − a‖₂.

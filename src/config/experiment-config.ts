@@ -18,7 +18,7 @@ export interface ExperimentConfig {
   readonly replayBuffer: PluginSection;
   readonly loggers: readonly PluginSection[];
   readonly evaluation: { readonly interval: number; readonly episodes: number; readonly seedOffset: number };
-  readonly checkpoint: { readonly interval: number; readonly keep: number };
+  readonly checkpoint: { readonly interval: number; readonly keep: number; readonly replayBuffer: boolean };
   readonly runtime: {
     readonly engine: 'auto' | 'native' | 'tfjs';
     readonly backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';

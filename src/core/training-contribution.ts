@@ -18,6 +18,10 @@ export interface TrainingContribution {
   onEvaluation?(meanReturn: number, step: number): void;
   /** After the last step of a completed run. */
   onEnd?(): void | Promise<void>;
+  /** JSON-serialisable state for checkpoints (a resumed run calls `onStart`, then `loadState`). */
+  state?(): unknown;
+  /** Restores `state()`. */
+  loadState?(state: unknown): void;
 }
 
 /** DI token of the run's `TrainingContribution`s (bound by any plugin; collected with `getAll`). */

@@ -1,4 +1,4 @@
-import type { ReplayBuffer, ReplayBufferContext, Transition, TransitionBatch, TransitionWindows } from '../core/replay-buffer.js';
+import type { ReplayBuffer, ReplayBufferContext, ReplayBufferSnapshot, Transition, TransitionBatch, TransitionWindows } from '../core/replay-buffer.js';
 import type { Rng } from '../util/rng.js';
 
 /**
@@ -42,6 +42,8 @@ export class FifoReplayBuffer implements ReplayBuffer {
   protected cursor = 0;
   /** Live transitions (the `size`). */
   protected count = 0;
+  /** Ring slots ever written: `[0, written)` hold data (what a snapshot saves). */
+  protected written = 0;
   private batch: TransitionBatch | null = null;
   private windows: TransitionWindows | null = null;
 
@@ -92,7 +94,52 @@ export class FifoReplayBuffer implements ReplayBuffer {
     this.trunc[i] = t.truncated ? 1 : 0;
     this.cursor = (i + 1) % this.capacity;
     this.count = Math.min(this.count + 1, this.capacity);
+    this.written = Math.max(this.written, i + 1);
   }
+
+  /**
+   * @inheritdoc The ring as stored: the first `written` rows of every array (`obs`, `nextObs`,
+   * `act`, `rew`, `term`, `trunc`, plus a subclass's `extraArrays`) and `{cursor, count, written}`,
+   * so that a restored buffer samples exactly the same transitions for the same draws.
+   */
+  snapshot(): ReplayBufferSnapshot {
+    const arrays: Record<string, Float32Array> = {};
+    for (const [name, { data, width }] of Object.entries(this.storage())) arrays[name] = data.slice(0, this.written * width);
+    return { arrays, state: { cursor: this.cursor, count: this.count, written: this.written, capacity: this.capacity, ...this.extraState() } };
+  }
+
+  /** @inheritdoc @throws Error naming the array or field that does not match this buffer */
+  restore(snapshot: ReplayBufferSnapshot): void {
+    const s = snapshot.state as { cursor: number; count: number; written: number; capacity: number };
+    if (s.capacity !== this.capacity) throw new Error(`replay buffer snapshot: capacity ${s.capacity} != replayBuffer.capacity ${this.capacity}`);
+    for (const [name, { data, width }] of Object.entries(this.storage())) {
+      const saved = snapshot.arrays[name];
+      if (!saved || saved.length !== s.written * width) throw new Error(`replay buffer snapshot: array ${name} has ${saved?.length ?? 'no'} entries, expected ${s.written * width}`);
+      data.fill(0);
+      data.set(saved);
+    }
+    this.cursor = s.cursor;
+    this.count = s.count;
+    this.written = s.written;
+    this.loadExtraState(snapshot.state);
+  }
+
+  /** The stored arrays by name with their row width (entries per ring slot); subclasses add theirs. */
+  protected storage(): Record<string, { data: Float32Array; width: number }> {
+    const { observationSize: o, actionSize: a } = this.context;
+    return {
+      obs: { data: this.obs, width: o }, nextObs: { data: this.nextObs, width: o }, act: { data: this.act, width: a },
+      rew: { data: this.rew, width: 1 }, term: { data: this.term, width: 1 }, trunc: { data: this.trunc, width: 1 },
+    };
+  }
+
+  /** A subclass's JSON scalars for `snapshot()` (default none). */
+  protected extraState(): Record<string, unknown> {
+    return {};
+  }
+
+  /** Restores what `extraState` returned (default nothing). */
+  protected loadExtraState(_state: unknown): void {}
 
   /**
    * `batchSize` transitions drawn uniformly with replacement from the live data, one

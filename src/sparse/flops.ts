@@ -98,6 +98,12 @@ export class CompressionTracker {
   state(): { sum: number; iterations: number } {
     return { sum: this.sum, iterations: this.iterations };
   }
+
+  /** Restores `state()`. */
+  loadState(state: { sum: number; iterations: number }): void {
+    this.sum = state.sum;
+    this.iterations = state.iterations;
+  }
 }
 
 /**

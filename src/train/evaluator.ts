@@ -17,6 +17,7 @@ export interface EvaluationResult {
  */
 export class Evaluator {
   private count = 0;
+  private reseed = false;
 
   constructor(
     private readonly env: Environment,
@@ -31,9 +32,19 @@ export class Evaluator {
     return this.count;
   }
 
+  /**
+   * Continues a resumed run after `evaluations` evaluations; `envRestored` false (the eval env's
+   * state could not be restored) seeds the next evaluation's reset again with `seed`.
+   */
+  continueAfter(evaluations: number, envRestored: boolean): void {
+    this.count = evaluations;
+    this.reseed = !envRestored;
+  }
+
   /** Runs `episodes` episodes. @throws EnvironmentError when the environment fails */
   async evaluate(): Promise<EvaluationResult> {
-    let o = await this.env.reset(this.count === 0 ? this.seed : undefined);
+    let o = await this.env.reset(this.count === 0 || this.reseed ? this.seed : undefined);
+    this.reseed = false;
     const returns: number[] = [];
     while (returns.length < this.episodes) {
       const r = await this.env.step(this.scaler.toEnv(this.agent.act(o, 1, true)));

@@ -71,6 +71,21 @@ export class Rollout {
     this.obs = await this.env.reset(seed);
   }
 
+  /** Continues from `observations` `[numEnvs, obsDim]` (the envs' state restored from a checkpoint). */
+  continueFrom(observations: Float32Array): void {
+    this.obs = observations;
+  }
+
+  /** JSON state for checkpoints (the warm-up action stream). */
+  state(): unknown {
+    return { warmupRng: this.warmupRng.getState() };
+  }
+
+  /** Restores `state()`. */
+  loadState(state: unknown): void {
+    this.warmupRng.setState((state as { warmupRng: ReturnType<Rng['getState']> }).warmupRng);
+  }
+
   /**
    * One env step of every env at `step` env steps done; runs `update` (the gradient updates of
    * this step) overlapped with the env step when allowed.

@@ -1,5 +1,7 @@
 import { Agent } from '../core/agent.js';
-import { EvalEnvironment, TrainEnvironment, type BoxSpace, type Environment } from '../core/environment.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EvalEnvironment, TrainEnvironment, type BoxSpace, type Environment, type EnvironmentSnapshot } from '../core/environment.js';
 import { Logger } from '../core/logger.js';
 import { ReplayBuffer } from '../core/replay-buffer.js';
 import { Sparsifier, type SparsifierHooks } from '../core/sparsifier.js';
@@ -8,7 +10,7 @@ import { Engine } from '../nn/engine.js';
 import type { RunContainer } from '../plugin/run-container.js';
 import { CompressionTracker, flopsMetrics } from '../sparse/flops.js';
 import { RngStreams } from '../util/rng.js';
-import { saveCheckpoint } from './checkpoint.js';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { Evaluator } from './evaluator.js';
 import { MetricsWriter } from './metrics-writer.js';
 import { Progress } from './progress.js';
@@ -21,6 +23,46 @@ export interface TrainResult {
   readonly steps: number;
   readonly lastEvalReturn: number | null;
   readonly wallSeconds: number;
+  /** `completed`, or `interrupted` by `signal` (SIGINT / SIGTERM) with a checkpoint at `steps`. */
+  readonly status: 'completed' | 'interrupted';
+  readonly signal?: NodeJS.Signals;
+}
+
+/** Options of `train`. */
+export interface TrainOptions {
+  /** Write the run here instead of `<output.dir>/<name>/<timestamp>` (it must not hold a run). */
+  readonly runDir?: string;
+  /** Continue the run in this directory from its latest complete checkpoint (`run.config` must be its `config.json`). */
+  readonly resume?: string;
+  /**
+   * Handle SIGINT / SIGTERM: the first finishes the current step, writes a checkpoint and
+   * returns `interrupted`; a second SIGINT exits at once (status still written). Default false
+   * (the CLI turns it on).
+   */
+  readonly handleSignals?: boolean;
+}
+
+/** Exit code of a process stopped by `signal` (128 + its number: SIGINT 130, SIGTERM 143). */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1);
+}
+
+/** Seed offset of the training envs' reset when a resumed run cannot restore their state (k-th resume: `seed + k·stride`). */
+const RESUME_RESET_SEED_STRIDE = 7_919_011;
+
+/** The trainer's own counters in a checkpoint (`state.json` `trainer`). */
+interface TrainerState {
+  readonly evalCount: number;
+  readonly lastEvalReturn: number | null;
+  readonly lastReturn: number | null;
+  readonly lossSums: Record<string, number>;
+  readonly lossCounts: Record<string, number>;
+  readonly sparsityNow: number;
+  readonly compression: { sum: number; iterations: number };
+  readonly rollout: unknown;
+  readonly contributions: unknown[];
+  /** false for the checkpoint written after a failure (state between two steps not guaranteed). */
+  readonly exact: boolean;
 }
 
 /**
@@ -31,74 +73,178 @@ export interface TrainResult {
  * `seed + seedOffset` (deterministic policy), checkpoints, metrics.
  *
  * Run directory (`RunDirectory`): `config.json` (validated, defaults applied), `metadata.json`
- * (versions, engine, seeds, plugins, git commit, status, error), `metrics.jsonl`, `metrics.csv`,
- * `checkpoints/`, `summary.json`. On failure the status, the error (with the plugin id and the
- * original stack when a plugin threw, the environment's stderr tail when the env failed) and a
- * checkpoint of the last consistent state are written before the error is re-thrown.
+ * (versions, engine, seeds, plugins, git commit, status, error, resumes, restarts),
+ * `metrics.jsonl`, `metrics.csv`, `checkpoints/`, `summary.json`, and a `.lock` held while the run
+ * writes. On failure the status, the error (with the plugin id and the original stack when a
+ * plugin threw, the environment's stderr tail when the env failed, the file when a write failed)
+ * and a checkpoint of the last state are written before the error is re-thrown.
+ *
+ * Exact resume (`options.resume`): everything a step depends on is in the checkpoint — networks,
+ * masks, Adam moments, agent / sparsifier / contribution state, every RNG stream, the replay
+ * buffer, the trainer's counters and the environments' state (`Environment.saveState`) — so a
+ * resumed run logs the same `eval/*` and `losses/*` values and ends with the same weights as one
+ * that never stopped. Envs that cannot restore their state are reset (seeded) instead and
+ * `metadata.json` `resumes[]` says so; so does a checkpoint saved without the replay buffer.
+ * @throws the first error of the run, after recording it; RunLockedError when the directory is in use
  */
-export async function train(run: RunContainer, options: { runDir?: string } = {}): Promise<TrainResult> {
+export async function train(run: RunContainer, options: TrainOptions = {}): Promise<TrainResult> {
   const config = run.config;
   const started = Date.now();
-  const dir = new RunDirectory(config, started, options.runDir, { plugins: pluginRecords(run) }, (path) => run.registry.referencesFrom(path));
+  const dir = options.resume
+    ? RunDirectory.open(options.resume)
+    : RunDirectory.create(config, started, options.runDir, { plugins: pluginRecords(run) }, (path) => run.registry.referencesFrom(path));
   const metadata = dir.metadata;
-  const metrics = new MetricsWriter(dir.path);
+  const resumeFrom = options.resume ? latestCheckpoint(dir.checkpoints) : null;
+  if (options.resume && !resumeFrom) {
+    dir.release();
+    throw new Error(`${dir.path} has no complete checkpoint to resume from (checkpoints/ is empty); start a new run instead`);
+  }
+  let resumeStep = 0;
+  if (resumeFrom) resumeStep = (JSON.parse(readFileSync(join(resumeFrom, 'state.json'), 'utf8')) as { step: number }).step;
+  let metrics: MetricsWriter;
+  try {
+    metrics = new MetricsWriter(dir.path, options.resume ? resumeStep : undefined);
+  } catch (e) {
+    dir.fail(e, resumeStep);
+    dir.release();
+    throw e;
+  }
   const loggers: Logger[] = [metrics];
   const log = (step: number, m: Record<string, number>) => loggers.forEach((l) => l.log(step, m));
   let agent: Agent | null = null;
   let sparsifier: SparsifierHooks | null = null;
   let evaluator: Evaluator | null = null;
-  let step = 0;
+  let env: Environment | null = null;
+  let evalEnv: Environment | null = null;
+  let buffer: ReplayBuffer | null = null;
+  let rollout: Rollout | null = null;
+  let compression: CompressionTracker | null = null;
+  let contributions: TrainingContribution[] = [];
+  let step = resumeStep;
   let lastEvalReturn: number | null = null;
+  let lastReturn: number | null = null;
+  let lossSums: Record<string, number> = {};
+  let lossCounts: Record<string, number> = {};
+  let sparsityNow = 0;
   let progress: Progress | null = null;
-  const checkpoint = () => {
-    if (!agent || !sparsifier) return;
-    saveCheckpoint(dir.checkpoints, agent.groups, {
-      step, agent: agent.state(), sparsifier: sparsifier.state(), trainer: { evalCount: evaluator?.evaluations ?? 0, lastEvalReturn },
-    }, config.checkpoint.keep);
+  let stopSignal: NodeJS.Signals | null = null;
+
+  const captureEnv = async (e: Environment | null): Promise<EnvironmentSnapshot> => {
+    if (!e?.saveState) return { restorable: false, reason: 'the environment plugin cannot save its state (no saveState)' };
+    try {
+      return await e.saveState();
+    } catch (err) {
+      return { restorable: false, reason: `saveState failed: ${(err as Error).message}` };
+    }
   };
+  const checkpoint = async (exact: boolean) => {
+    if (!agent || !sparsifier || !buffer || !rollout || !compression) return;
+    const trainer: TrainerState = {
+      evalCount: evaluator?.evaluations ?? 0, lastEvalReturn, lastReturn, lossSums, lossCounts, sparsityNow,
+      compression: compression.state(), rollout: rollout.state(), contributions: contributions.map((c) => c.state?.() ?? null), exact,
+    };
+    const keepBuffer = config.checkpoint.replayBuffer && buffer.snapshot;
+    saveCheckpoint(dir.checkpoints, agent.groups, {
+      step, agent: agent.state(), sparsifier: sparsifier.state(), trainer,
+      replayBuffer: keepBuffer ? undefined : { saved: false, reason: config.checkpoint.replayBuffer ? 'the replay buffer plugin cannot snapshot (no snapshot())' : 'checkpoint.replayBuffer is false' },
+    }, config.checkpoint.keep, { replayBuffer: keepBuffer ? buffer.snapshot!() : null, environments: { train: await captureEnv(env), eval: await captureEnv(evalEnv) } });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopSignal) {
+      process.stderr.write(`\n${signal} again: exiting now without a checkpoint (the last one stays)\n`);
+      dir.interrupt(signal, step, false);
+      dir.release();
+      process.exit(signalExitCode(signal));
+    }
+    stopSignal = signal;
+    process.stderr.write(`\n${signal}: finishing step ${step}, then writing a checkpoint (${signal === 'SIGINT' ? 'Ctrl-C again' : 'SIGINT'} to exit at once)\n`);
+  };
+  if (options.handleSignals) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
 
   try {
     loggers.push(...(await run.getAll<Logger>(Logger)));
     const engine = await run.get<Engine>(Engine);
     metadata.engine = engine.description;
-    const env = await run.get<Environment>(TrainEnvironment);
+    env = await run.get<Environment>(TrainEnvironment);
     if (config.evaluation.seedOffset < env.numEnvs) throw new Error(`evaluation.seedOffset (${config.evaluation.seedOffset}) must be >= environment.numEnvs (${env.numEnvs}) so train and eval seeds are disjoint`);
-    const evalEnv = await run.get<Environment>(EvalEnvironment);
+    evalEnv = await run.get<Environment>(EvalEnvironment);
     metadata.environment = { ...env.info, observationSpace: env.observationSpace, actionSpace: env.actionSpace, numEnvs: env.numEnvs };
+    const restarts = (metadata.restarts as unknown[] | undefined) ?? [];
+    for (const [role, e] of [['train', env], ['eval', evalEnv]] as const) {
+      e.onRestart?.((r) => {
+        restarts.push({ role, step, ...r });
+        metadata.restarts = restarts;
+        dir.saveMetadata();
+        log(step, { [`env/restarts${role === 'eval' ? '_eval' : ''}`]: restarts.filter((x) => (x as { role: string }).role === role).length });
+      });
+    }
     agent = await run.get<Agent>(Agent);
     sparsifier = await run.get<SparsifierHooks>(Sparsifier);
-    const buffer = await run.get<ReplayBuffer>(ReplayBuffer);
+    buffer = await run.get<ReplayBuffer>(ReplayBuffer);
     agent.checkReplayBuffer?.(buffer);
-    const contributions = await run.getAll<TrainingContribution>(TrainingContribution);
+    contributions = await run.getAll<TrainingContribution>(TrainingContribution);
     const scaler = new ActionScaler(env.actionSpace as BoxSpace);
     const policy = (o: Float32Array, count: number) => agent!.act(o, count, true);
-    const compression = new CompressionTracker(agent.groups, sparsifier);
-    const costMetrics = () => ({ ...(agent!.costModel ? flopsMetrics(agent!.groups, agent!.costModel, sparsifier!) : {}), ...compression.metrics() });
+    compression = new CompressionTracker(agent.groups, sparsifier);
+    const costMetrics = () => ({ ...(agent!.costModel ? flopsMetrics(agent!.groups, agent!.costModel, sparsifier!) : {}), ...compression!.metrics() });
     const streams = await run.get<RngStreams>(RngStreams);
-    const rollout = new Rollout(env, agent, buffer, scaler, streams.stream('warmup'), config.runtime.overlapEnvStep);
+    rollout = new Rollout(env, agent, buffer, scaler, streams.stream('warmup'), config.runtime.overlapEnvStep);
     evaluator = new Evaluator(evalEnv, agent, scaler, config.evaluation.episodes, config.seed + config.evaluation.seedOffset);
     metadata.status = 'running';
     dir.saveMetadata();
     if (config.output.progress !== 'none') {
       const v = env.info.versions;
       process.stderr.write(
-        `run ${dir.path}\nengine ${engine.description}; ${env.info.envId} x${env.numEnvs} via bridge ${v.bridge} (Python ${v.python}, Gymnasium ${v.gymnasium}, MuJoCo ${v.mujoco ?? '-'})\n`,
+        `${resumeFrom ? `resuming ${dir.path} from ${resumeFrom}` : `run ${dir.path}`}\nengine ${engine.description}; ${env.info.envId} x${env.numEnvs} via bridge ${v.bridge} (Python ${v.python}, Gymnasium ${v.gymnasium}, MuJoCo ${v.mujoco ?? '-'})\n`,
       );
     }
-    const initialSparsity = sparsifier.metrics(agent.groups);
-    log(0, { ...initialSparsity, ...costMetrics() });
     for (const c of contributions) c.onStart?.({ groups: agent.groups, totalSteps: config.totalSteps });
+    if (resumeFrom) {
+      const ck = loadCheckpoint(resumeFrom, agent.groups);
+      const t = ck.state.trainer as TrainerState;
+      agent.loadState(ck.state.agent);
+      sparsifier.loadState(ck.state.sparsifier);
+      contributions.forEach((c, i) => c.loadState?.(t.contributions[i]));
+      compression.loadState(t.compression);
+      rollout.loadState(t.rollout);
+      ({ lastEvalReturn, lastReturn, lossSums, lossCounts, sparsityNow } = t);
+      const lost: string[] = [];
+      if (!t.exact) lost.push(`the checkpoint was written after a failure at step ${step}; the state between two steps is not guaranteed`);
+      if (ck.replayBuffer && buffer.restore) buffer.restore(ck.replayBuffer);
+      else lost.push(`replay buffer starts empty: ${ck.replayBuffer ? 'the buffer plugin cannot restore' : (ck.state.replayBuffer as { reason?: string } | undefined)?.reason ?? 'not saved'}`);
+      const resumes = (metadata.resumes as Record<string, unknown>[] | undefined) ?? [];
+      const envTrain = ck.environments.train;
+      if (envTrain && env.restoreState) rollout.continueFrom(await env.restoreState(envTrain));
+      else {
+        const seed = config.seed + RESUME_RESET_SEED_STRIDE * (resumes.length + 1);
+        lost.push(`training envs reset with seed ${seed} (${ck.state.environments?.train?.reason ?? 'state not restorable'}); episodes in progress were cut`);
+        await rollout.reset(seed);
+      }
+      const envEval = ck.environments.eval;
+      const evalRestored = Boolean(envEval && evalEnv.restoreState);
+      if (envEval && evalEnv.restoreState) await evalEnv.restoreState(envEval);
+      else lost.push(`evaluation env re-seeded with ${config.seed + config.evaluation.seedOffset} (${ck.state.environments?.eval?.reason ?? 'state not restorable'})`);
+      evaluator.continueAfter(t.evalCount, evalRestored);
+      resumes.push({ at: new Date().toISOString(), fromStep: step, checkpoint: resumeFrom, exact: lost.length === 0, ...(lost.length ? { lost } : {}) });
+      Object.assign(metadata, { resumes, status: 'running' });
+      delete metadata.finishedAt;
+      dir.saveMetadata();
+      for (const l of lost) process.stderr.write(`warning: resume: ${l}\n`);
+    } else {
+      const initialSparsity = sparsifier.metrics(agent.groups);
+      sparsityNow = initialSparsity['sparsity/total'] ?? 0;
+      log(0, { ...initialSparsity, ...costMetrics() });
+      await rollout.reset(config.seed);
+    }
 
     const n = env.numEnvs;
     progress = new Progress(config.totalSteps, config.output.progress);
-    await rollout.reset(config.seed);
-    let lastReturn: number | null = null;
-    let lossSums: Record<string, number> = {};
-    let lossCounts: Record<string, number> = {};
     let tick = Date.now();
-    let tickStep = 0;
+    let tickStep = step;
     let sps = 0;
-    let sparsityNow = initialSparsity['sparsity/total'] ?? 0;
 
     const evaluate = async () => {
       const r = await evaluator!.evaluate();
@@ -113,14 +259,14 @@ export async function train(run: RunContainer, options: { runDir?: string } = {}
     /** One gradient update per env step of the vector env (n updates). */
     const update = () => {
       for (let k = 0; k < n; k++) {
-        for (const [key, v] of Object.entries(agent!.update(buffer))) {
+        for (const [key, v] of Object.entries(agent!.update(buffer!))) {
           lossSums[key] = (lossSums[key] ?? 0) + v;
           lossCounts[key] = (lossCounts[key] ?? 0) + 1;
         }
       }
-      compression.record(n);
+      compression!.record(n);
     };
-    while (step < config.totalSteps) {
+    while (step < config.totalSteps && !stopSignal) {
       const { updated, episodes } = await rollout.step(step, update);
       for (const ep of episodes) {
         lastReturn = ep.return;
@@ -154,29 +300,41 @@ export async function train(run: RunContainer, options: { runDir?: string } = {}
         await evaluate();
         force = true;
       }
-      if (crossed(config.checkpoint.interval)) checkpoint();
+      if (crossed(config.checkpoint.interval)) await checkpoint(true);
       progress.update({ step, episodicReturn: lastReturn, evalReturn: lastEvalReturn, sparsity: sparsityNow, stepsPerSecond: sps }, force);
     }
+    const wallSeconds = (Date.now() - started) / 1000;
+    if (stopSignal) {
+      progress.stop();
+      if (step % config.checkpoint.interval !== 0) await checkpoint(true);
+      dir.interrupt(stopSignal, step, true);
+      process.stderr.write(`interrupted at step ${step}; checkpoint written. Continue with: sparse-rl train --resume ${dir.path}\n`);
+      return { runDir: dir.path, steps: step, lastEvalReturn, wallSeconds, status: 'interrupted', signal: stopSignal };
+    }
     if (step % config.evaluation.interval !== 0) await evaluate();
-    if (step % config.checkpoint.interval !== 0) checkpoint();
+    if (step % config.checkpoint.interval !== 0) await checkpoint(true);
     for (const c of contributions) await c.onEnd?.();
     progress.stop();
-    const wallSeconds = (Date.now() - started) / 1000;
     dir.complete({ steps: step, wallSeconds, lastEvalReturn, evaluations: evaluator.evaluations, finalSparsity: sparsifier.metrics(agent.groups), flops: costMetrics(), bufferSize: buffer.size, engine: engine.description });
-    return { runDir: dir.path, steps: step, lastEvalReturn, wallSeconds };
+    return { runDir: dir.path, steps: step, lastEvalReturn, wallSeconds, status: 'completed' };
   } catch (error) {
     progress?.stop();
     dir.fail(error, step);
     try {
-      checkpoint();
+      await checkpoint(false);
     } catch (e) {
       metadata.checkpointError = (e as Error).message;
-      dir.saveMetadata();
+      dir.fail(error, step);
     }
     throw error;
   } finally {
+    if (options.handleSignals) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
     for (const l of loggers) await l.close?.();
     await run.close();
+    dir.release();
   }
 }
 
