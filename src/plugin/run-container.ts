@@ -26,6 +26,8 @@ export interface RunOverrides {
   readonly environmentSpec?: EnvironmentSpec;
   /** An engine already created. */
   readonly engine?: Engine;
+  /** Size agent and buffer by the evaluation environment; no training environment is started (`sparse-rl eval`). */
+  readonly evaluationOnly?: boolean;
 }
 
 /**
@@ -55,7 +57,7 @@ export class RunContainer {
     c.bind(TrainEnvironment).toResolvedValue(start('train'), [EnvironmentFactory]);
     c.bind(EvalEnvironment).toResolvedValue(start('eval'), [EnvironmentFactory]);
     if (overrides.environmentSpec) c.bind(EnvironmentSpec).toConstantValue(overrides.environmentSpec);
-    else c.bind(EnvironmentSpec).toResolvedValue((env: Environment) => environmentSpec(env), [TrainEnvironment]);
+    else c.bind(EnvironmentSpec).toResolvedValue((env: Environment) => environmentSpec(env), [overrides.evaluationOnly ? EvalEnvironment : TrainEnvironment]);
     c.bind(AgentContext).toResolvedValue(
       (engine: Engine, spec: EnvironmentSpec, sparsifier: Sparsifier, streams: RngStreams): AgentContext => {
         for (const [what, space] of [['action', spec.actionSpace], ['observation', spec.observationSpace]] as const) {

@@ -8,6 +8,9 @@ export interface EvaluationResult {
   /** Population standard deviation over the episodes. */
   readonly stdReturn: number;
   readonly episodes: number;
+  /** Each episode's return (reward units) and length (env steps), in order. */
+  readonly returns: readonly number[];
+  readonly lengths: readonly number[];
 }
 
 /**
@@ -46,14 +49,18 @@ export class Evaluator {
     let o = await this.env.reset(this.count === 0 || this.reseed ? this.seed : undefined);
     this.reseed = false;
     const returns: number[] = [];
+    const lengths: number[] = [];
     while (returns.length < this.episodes) {
       const r = await this.env.step(this.scaler.toEnv(this.agent.act(o, 1, true)));
-      if (r.episodes[0]) returns.push(r.episodes[0].return);
+      if (r.episodes[0]) {
+        returns.push(r.episodes[0].return);
+        lengths.push(r.episodes[0].length);
+      }
       o = r.observations;
     }
     this.count++;
     const mean = returns.reduce((a, b) => a + b, 0) / returns.length;
     const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / returns.length);
-    return { meanReturn: mean, stdReturn: std, episodes: returns.length };
+    return { meanReturn: mean, stdReturn: std, episodes: returns.length, returns, lengths };
   }
 }
