@@ -8,7 +8,7 @@
 export { definePlugin, pluginType, PLUGIN_KINDS, type JsonSchema, type PluginBinder, type PluginKind, type PluginManifest, type PluginRegistration, type Token } from './plugin/plugin-manifest.js';
 export { PluginError, type PluginSource } from './plugin/plugin-checks.js';
 export { PluginRegistry } from './plugin/plugin-registry.js';
-export { RunConfig, RunContainer, type RunOverrides } from './plugin/run-container.js';
+export { RunConfig, RunContainer, RunDirectoryPath, type RunOverrides } from './plugin/run-container.js';
 
 // --- extension points and their tokens ---------------------------------------------------
 export { Agent, AgentContext, type AgentCostModel } from './core/agent.js';

@@ -7,6 +7,8 @@
 export interface Logger {
   /** One record of scalar metrics at env step `step`. */
   log(step: number, metrics: Readonly<Record<string, number>>): void;
+  /** Optional: where the sink writes and how to view it, printed when the run starts (e.g. `TensorBoard: tensorboard --logdir runs/x/tensorboard`). */
+  readonly location?: string;
   /** Flushes and closes the sink. */
   close?(): Promise<void> | void;
 }

@@ -15,6 +15,12 @@ import type { PluginRegistry } from './plugin-registry.js';
 /** DI token of the validated, frozen `ExperimentConfig` of the run. */
 export const RunConfig = Symbol.for('sparse-rl.RunConfig');
 
+/**
+ * DI token of the run directory's absolute path (a string; bound by the trainer once the directory
+ * exists, before loggers and training contributions are resolved): where a logger plugin writes.
+ */
+export const RunDirectoryPath = Symbol.for('sparse-rl.RunDirectoryPath');
+
 /** The token each kind's plugin must bind. */
 const KIND_TOKENS: Readonly<Record<PluginKind, symbol>> = {
   agent: Agent, sparsifier: Sparsifier, environment: EnvironmentFactory, 'replay-buffer': ReplayBuffer, logger: Logger,
@@ -113,6 +119,12 @@ export class RunContainer {
     );
     const token = KIND_TOKENS[kind];
     if (!bound.has(token)) throw new PluginError(id, source.file, 'register', `register must bind the ${kind} token (${Symbol.keyFor(token)}); it bound ${[...bound].map((t) => Symbol.keyFor(t) ?? String(t)).join(', ') || 'nothing'}`);
+  }
+
+  /** Binds `RunDirectoryPath` (the trainer does, once the run directory exists). @throws Error when already bound */
+  setRunDirectory(path: string): void {
+    if (this.container.isBound(RunDirectoryPath)) throw new Error('RunContainer: the run directory is already set');
+    this.container.bind(RunDirectoryPath).toConstantValue(path);
   }
 
   /** The run's service for `token`, resolving what it depends on (async: engine and environments start on demand). */

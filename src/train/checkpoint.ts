@@ -5,7 +5,7 @@ import type { NetworkGroup } from '../core/network-group.js';
 import type { ReplayBufferSnapshot } from '../core/replay-buffer.js';
 import type { Mlp } from '../nn/engine.js';
 import { RunWriteError } from './run-directory.js';
-import { encodeSafetensors, readSafetensors, type NamedTensor } from './safetensors.js';
+import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.js';
 
 /**
  * Checkpoints (docs/architecture.md §7). A checkpoint is a folder `checkpoints/step-<step>/` holding
@@ -54,10 +54,10 @@ function networks(groups: readonly NetworkGroup[]): Mlp[] {
 
 const STEP_FOLDER = /^step-(\d+)$/;
 
-/** Writes `data` to `file` of a checkpoint being written. @throws RunWriteError naming the file */
-function writeFile(file: string, data: string | NodeJS.ArrayBufferView): void {
+/** Runs `write` of `file` of a checkpoint being written. @throws RunWriteError naming the file */
+function writing(file: string, write: (file: string) => void): void {
   try {
-    writeFileSync(file, data);
+    write(file);
   } catch (e) {
     throw new RunWriteError(file, e);
   }
@@ -95,21 +95,21 @@ export function saveCheckpoint(root: string, groups: readonly NetworkGroup[], st
   try {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp);
-    writeFile(join(tmp, 'model.safetensors'), encodeSafetensors(tensors, { format: 'sparse-rl-checkpoint-1', step: String(state.step) }));
+    writing(join(tmp, 'model.safetensors'), (f) => writeSafetensors(f, tensors, { format: 'sparse-rl-checkpoint-1', step: String(state.step) }));
     if (extras.replayBuffer) {
       const arrays = new Map(Object.entries(extras.replayBuffer.arrays).map(([k, data]) => [k, { data, shape: [data.length] }] as const));
-      writeFile(join(tmp, 'replay-buffer.safetensors'), encodeSafetensors(arrays, { format: 'sparse-rl-replay-buffer-1' }));
+      writing(join(tmp, 'replay-buffer.safetensors'), (f) => writeSafetensors(f, arrays, { format: 'sparse-rl-replay-buffer-1' }));
     }
     for (const [role, snapshot] of Object.entries(extras.environments ?? {})) {
       if (snapshot.restorable) {
-        writeFile(join(tmp, `environment-${role}.bin`), snapshot.payload);
+        writing(join(tmp, `environment-${role}.bin`), (f) => writeFileSync(f, snapshot.payload));
         environments[role] = { saved: true };
       } else {
         environments[role] = { saved: false, reason: snapshot.reason };
       }
     }
     const replayBuffer = extras.replayBuffer ? { saved: true, state: extras.replayBuffer.state } : state.replayBuffer;
-    writeFile(join(tmp, 'state.json'), JSON.stringify({ ...state, replayBuffer, environments, optimizerSteps }, null, 1));
+    writing(join(tmp, 'state.json'), (f) => writeFileSync(f, JSON.stringify({ ...state, replayBuffer, environments, optimizerSteps }, null, 1)));
     rmSync(final, { recursive: true, force: true });
     renameSync(tmp, final);
   } catch (e) {

@@ -165,6 +165,7 @@ export async function train(run: RunContainer, options: TrainOptions = {}): Prom
   }
 
   try {
+    run.setRunDirectory(dir.path);
     loggers.push(...(await run.getAll<Logger>(Logger)));
     const engine = await run.get<Engine>(Engine);
     metadata.engine = engine.description;
@@ -200,6 +201,7 @@ export async function train(run: RunContainer, options: TrainOptions = {}): Prom
       process.stderr.write(
         `${resumeFrom ? `resuming ${dir.path} from ${resumeFrom}` : `run ${dir.path}`}\nengine ${engine.description}; ${env.info.envId} x${env.numEnvs} via bridge ${v.bridge} (Python ${v.python}, Gymnasium ${v.gymnasium}, MuJoCo ${v.mujoco ?? '-'})\n`,
       );
+      for (const l of loggers) if (l.location) process.stderr.write(`${l.location}\n`);
     }
     for (const c of contributions) c.onStart?.({ groups: agent.groups, totalSteps: config.totalSteps });
     if (resumeFrom) {
