@@ -55,7 +55,12 @@ export { copyToTargets, polyakUpdateTargets, type TargetHooks } from './rl/targe
 export { FifoReplayBuffer } from './rl/fifo-replay-buffer.js';
 
 // --- runs ----------------------------------------------------------------------------------
-export { ConfigError, ConfigValidator, formatIssue, loadConfig, readConfigFile, type ConfigIssue } from './config/validate.js';
+export { ConfigError, ConfigValidator, formatIssue, loadConfig, readConfigFile, type ConfigIssue, type LoadConfigOptions, type LoadedConfig } from './config/validate.js';
+export {
+  crossFieldIssues, replayMemoryIssues, startedEnvironmentIssues, machineFacts, MAX_ASYNC_ENVS, MUJOCO_V5_SIZES,
+  type CrossFieldFacts, type CrossFieldResult, type EnvironmentSizes, type MachineFacts,
+} from './config/cross-field.js';
+export { applyOverrides, type Override } from './config/overrides.js';
 export type { ExperimentConfig, PluginSection } from './config/experiment-config.js';
 export { train, type TrainResult } from './train/trainer.js';
 export { readSafetensors, type NamedTensor } from './train/safetensors.js';

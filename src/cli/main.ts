@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import * as evaluate from './commands/eval.js';
 import * as newPlugin from './commands/new.js';
 import * as plugins from './commands/plugins.js';
 import * as schema from './commands/schema.js';
@@ -12,6 +13,6 @@ import { sparseRlVersion } from '../util/version.js';
 const program = new Command('sparse-rl')
   .description('Sparse deep reinforcement learning: pluggable sparsifiers and agents, real MuJoCo through a Gymnasium bridge')
   .version(sparseRlVersion());
-for (const command of [setup, validate, train, schema, plugins, newPlugin]) command.register(program);
+for (const command of [setup, validate, train, evaluate, schema, plugins, newPlugin]) command.register(program);
 
 await program.parseAsync(process.argv);

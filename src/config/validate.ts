@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { PluginRegistry } from '../plugin/plugin-registry.js';
-import { composeRootSchema, EXTENSION_POINTS } from './schema.js';
+import { composeRootSchema, envelopeSchema, EXTENSION_POINTS } from './schema.js';
+import { crossFieldIssues, type CrossFieldFacts } from './cross-field.js';
 import type { ExperimentConfig } from './experiment-config.js';
+import { applyOverrides, attributeIssues, type Override } from './overrides.js';
 
 /** One problem found in a config: JSON path (`sparsifier.actorSparsity`), value, rule. */
 export interface ConfigIssue {
@@ -13,6 +15,10 @@ export interface ConfigIssue {
   readonly message: string;
   /** The offending value (undefined when missing). */
   readonly value?: unknown;
+  /** The command-line override that caused it (`--set agent.batchSize=abc`, `--seed 3`), printed first. */
+  readonly source?: string;
+  /** Other paths a cross-field rule read (`totalSteps` for `agent.learningStarts`). */
+  readonly related?: readonly string[];
 }
 
 /** Thrown by `loadConfig` when the config is invalid; `issues` has every problem. */
@@ -26,10 +32,10 @@ export class ConfigError extends Error {
   }
 }
 
-/** `path: message` with the offending value. */
+/** `path: message` with the offending value, after the override that caused it (`--set a.b=1: a.b: ...`). */
 export function formatIssue(issue: ConfigIssue): string {
   const got = issue.value === undefined ? '' : `, got ${JSON.stringify(issue.value)}`;
-  return `${issue.path}: ${issue.message}${got}`;
+  return `${issue.source === undefined ? '' : `${issue.source}: `}${issue.path}: ${issue.message}${got}`;
 }
 
 function jsonPath(instancePath: string): string {
@@ -147,25 +153,66 @@ export function readConfigFile(file: string): unknown {
   }
 }
 
+/** Options of {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /**
+   * Command-line overrides (`src/config/overrides.ts`: `PATH=VALUE`, JSON or text), applied in
+   * order to the file's JSON before anything else (so `plugins` may be overridden too; relative
+   * plugin paths stay relative to the file). A top-level section an override creates starts from
+   * the envelope's default (`replayBuffer.capacity=5000` keeps `type: "uniform"`).
+   */
+  readonly overrides?: readonly Override[];
+  /** Run the cross-field rules (`src/config/cross-field.ts`); default true. */
+  readonly crossField?: boolean;
+  /** Facts for the cross-field rules (default: estimates and this machine, now). */
+  readonly facts?: CrossFieldFacts;
+}
+
+/** What {@link loadConfig} returns. */
+export interface LoadedConfig {
+  /** Validated: overrides applied, defaults filled in, deep-frozen; what a run records as its config.json. */
+  readonly config: ExperimentConfig;
+  readonly registry: PluginRegistry;
+  readonly validator: ConfigValidator;
+  /** Cross-field warnings (the run may work badly); print them as `warning: ${formatIssue(w)}`. */
+  readonly warnings: readonly ConfigIssue[];
+}
+
 /**
- * Loads and validates a config file: reads it, loads the plugins it names (relative to the
- * file), composes the root schema and validates.
- * @throws ConfigError with every issue when invalid
+ * Loads and validates a config file: reads it, applies `options.overrides`, loads the plugins it
+ * names (relative to the file), composes the root schema, validates, then runs the cross-field
+ * rules. Issues caused by an override carry it as `source`.
+ * @throws ConfigError with every issue when the file is unreadable, an override is malformed or
+ *   runs through a non-object, a plugin does not load, the schema fails (all its issues), or a
+ *   cross-field rule fails (all of them; only run once the schema passes)
  */
-export async function loadConfig(file: string): Promise<{ config: ExperimentConfig; registry: PluginRegistry; validator: ConfigValidator }> {
-  const raw = readConfigFile(file);
+export async function loadConfig(file: string, options: LoadConfigOptions = {}): Promise<LoadedConfig> {
+  const sections = (envelopeSchema() as { properties: Record<string, { default?: unknown }> }).properties;
+  const defaults = Object.fromEntries(Object.entries(sections).filter(([, v]) => v.default !== undefined).map(([k, v]) => [k, v.default]));
+  const overridden = applyOverrides(readConfigFile(file), options.overrides ?? [], { defaults });
+  if (overridden.issues.length > 0) throw new ConfigError(file, overridden.issues);
+  const raw = overridden.raw;
+  const fail = (issues: ConfigIssue[]): never => {
+    throw new ConfigError(file, attributeIssues(issues, overridden.applied));
+  };
   const plugins = (raw as { plugins?: unknown })?.plugins;
   if (plugins !== undefined && !(Array.isArray(plugins) && plugins.every((p) => typeof p === 'string'))) {
-    throw new ConfigError(file, [{ path: 'plugins', message: 'must be an array of module paths or package names', value: plugins }]);
+    fail([{ path: 'plugins', message: 'must be an array of module paths or package names', value: plugins }]);
   }
-  let registry: PluginRegistry;
+  let registry: PluginRegistry | undefined;
   try {
     registry = await PluginRegistry.load((plugins as string[] | undefined) ?? [], dirname(resolve(file)));
   } catch (e) {
-    throw new ConfigError(file, [{ path: 'plugins', message: (e as Error).message }]);
+    fail([{ path: 'plugins', message: (e as Error).message }]);
   }
-  const validator = new ConfigValidator(registry);
+  const validator = new ConfigValidator(registry!);
   const result = validator.validate(raw);
-  if (!result.config) throw new ConfigError(file, result.issues);
-  return { config: result.config, registry, validator };
+  if (!result.config) return fail(result.issues);
+  let warnings: ConfigIssue[] = [];
+  if (options.crossField !== false) {
+    const checked = crossFieldIssues(result.config, options.facts);
+    if (checked.errors.length > 0) fail(checked.errors);
+    warnings = attributeIssues(checked.warnings, overridden.applied);
+  }
+  return { config: result.config, registry: registry!, validator, warnings };
 }

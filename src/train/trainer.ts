@@ -1,7 +1,9 @@
 import { Agent } from '../core/agent.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EvalEnvironment, TrainEnvironment, type BoxSpace, type Environment, type EnvironmentSnapshot } from '../core/environment.js';
+import { ConfigError, formatIssue } from '../config/validate.js';
+import { startedEnvironmentIssues } from '../config/cross-field.js';
+import { EvalEnvironment, TrainEnvironment, environmentSpec, type BoxSpace, type Environment, type EnvironmentSnapshot } from '../core/environment.js';
 import { Logger } from '../core/logger.js';
 import { ReplayBuffer } from '../core/replay-buffer.js';
 import { Sparsifier, type SparsifierHooks } from '../core/sparsifier.js';
@@ -170,7 +172,9 @@ export async function train(run: RunContainer, options: TrainOptions = {}): Prom
     const engine = await run.get<Engine>(Engine);
     metadata.engine = engine.description;
     env = await run.get<Environment>(TrainEnvironment);
-    if (config.evaluation.seedOffset < env.numEnvs) throw new Error(`evaluation.seedOffset (${config.evaluation.seedOffset}) must be >= environment.numEnvs (${env.numEnvs}) so train and eval seeds are disjoint`);
+    const checked = startedEnvironmentIssues(config, environmentSpec(env));
+    if (checked.errors.length > 0) throw new ConfigError(join(dir.path, 'config.json'), checked.errors);
+    for (const w of checked.warnings) process.stderr.write(`warning: ${formatIssue(w)}\n`);
     evalEnv = await run.get<Environment>(EvalEnvironment);
     metadata.environment = { ...env.info, observationSpace: env.observationSpace, actionSpace: env.actionSpace, numEnvs: env.numEnvs };
     const restarts = (metadata.restarts as unknown[] | undefined) ?? [];

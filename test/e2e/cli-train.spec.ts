@@ -139,4 +139,51 @@ print(w.shape[0], w.shape[1])
     const state = JSON.parse(readFileSync(join(runDir, 'checkpoints', latest, 'state.json'), 'utf8'));
     expect(state.step).toBeGreaterThanOrEqual(500);
   });
+
+  it('--set / --seed / --total-steps override the file, are validated like it (errors name the --set) and land in config.json', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sparse-rl-set-'));
+    const file = writeConfig(dir);
+    const runDir = join(dir, 'run');
+    const ok = spawnSync(process.execPath, [cli, 'train', file, '--run-dir', runDir, '--set', 'agent.batchSize=16', '--set', 'sparsifier.actorSparsity=0.95', '--seed', '3', '--total-steps', '400'], { encoding: 'utf8' });
+    expect(ok.status, ok.stderr).toBe(0);
+    const config = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8'));
+    expect(config).toMatchObject({ seed: 3, totalSteps: 400, agent: { batchSize: 16 }, sparsifier: { actorSparsity: 0.95 } });
+    expect(JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')).steps).toBe(400);
+
+    const bad = spawnSync(process.execPath, [cli, 'train', file, '--run-dir', join(dir, 'bad'), '--set', 'agent.batchSize=abc'], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('--set agent.batchSize=abc: agent.batchSize: must be integer');
+    const path = spawnSync(process.execPath, [cli, 'train', file, '--run-dir', join(dir, 'bad'), '--set', 'seed.x=1'], { encoding: 'utf8' });
+    expect(path.status).toBe(1);
+    expect(path.stderr).toContain('--set seed.x=1');
+    expect(existsSync(join(dir, 'bad'))).toBe(false); // nothing was started
+  });
+
+  it('eval RUN_DIR evaluates the saved policy deterministically (same seed, same result) and writes eval.json', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sparse-rl-eval-'));
+    const runDir = join(dir, 'run');
+    expect(spawnSync(process.execPath, [cli, 'train', writeConfig(dir), '--run-dir', runDir], { encoding: 'utf8' }).status).toBe(0);
+    const evalOnce = (args: string[]) => spawnSync(process.execPath, [cli, 'eval', ...args], { encoding: 'utf8' });
+    const a = evalOnce([runDir, '--episodes', '3', '--seed', '11']);
+    expect(a.status, a.stderr).toBe(0);
+    expect(a.stdout).toMatch(/InvertedPendulum-v5 step 600: mean return [\d.]+ ± [\d.]+ over 3 episodes/);
+    const file = join(runDir, 'checkpoints', 'step-000000600', 'eval.json');
+    const first = JSON.parse(readFileSync(file, 'utf8'));
+    expect(first).toMatchObject({ step: 600, episodes: 3, seed: 11, envId: 'InvertedPendulum-v5', deterministic: true });
+    expect(first.returns).toHaveLength(3);
+    const b = evalOnce([join(runDir, 'checkpoints', 'step-000000600'), '--episodes', '3', '--seed', '11', '--output', join(dir, 'again.json')]);
+    expect(b.status, b.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'again.json'), 'utf8')).returns).toEqual(first.returns);
+    // the run's own last evaluation used the same policy, env seed and episode count
+    const lastEval = readJsonl(join(runDir, 'metrics.jsonl')).filter((r) => 'eval/mean_return' in r).at(-1)!;
+    const c = evalOnce([runDir]);
+    expect(c.status, c.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(file, 'utf8')).meanReturn).toBeCloseTo(lastEval['eval/mean_return'], 6);
+    const noCheckpoint = evalOnce([dir]); // holds a config.json, no checkpoints
+    expect(noCheckpoint.status).toBe(1);
+    expect(noCheckpoint.stderr).toContain('has no complete checkpoint yet');
+    const wrong = evalOnce([mkdtempSync(join(tmpdir(), 'sparse-rl-empty-'))]);
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).toContain('is neither a run directory');
+  });
 });
