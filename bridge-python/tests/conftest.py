@@ -158,7 +158,7 @@ class Bridge:
         return reply
 
     def hello(self, env_id: str = "InvertedPendulum-v5", num_envs: int = 1, **extra) -> P.Message:
-        """HELLO as a protocol-1.1 client with every capability (override with ``extra``)."""
+        """HELLO as a client of this protocol version with every capability (override with ``extra``)."""
         from sparse_rl_bridge import CAPABILITIES, PROTOCOL_VERSION  # noqa: PLC0415
 
         fields = {"token": self.token, "env_id": env_id, "kwargs": {}, "num_envs": num_envs,

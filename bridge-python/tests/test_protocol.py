@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -86,7 +87,7 @@ def test_decode_rejects_malformed(frames, match):
 
 
 def test_major_version_mismatch_names_both_versions():
-    with pytest.raises(P.VersionMismatch, match=r"peer speaks 2\.0, this bridge speaks 1\.1"):
+    with pytest.raises(P.VersionMismatch, match=rf"peer speaks 2\.0, this bridge speaks {re.escape(PROTOCOL_VERSION)}"):
         P.decode(_frame({"v": "2.0", "type": "HELLO", "seq": 1}))
     assert P.decode(_frame({"v": "1.9", "type": "PING", "seq": 1})).type == "PING"
 

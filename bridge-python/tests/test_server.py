@@ -89,7 +89,7 @@ def test_minor_newer_client_warns_and_async_needs_the_capability(bridge_factory)
     assert r.type == P.ERROR and "vectorization.async" in r.header["message"]
     b.request(P.CLOSE)
     assert b.wait_exit() == 0
-    assert "client speaks protocol 1.7, this bridge 1.1; using the common capabilities [spaces.extended]" in b.stderr()
+    assert f"client speaks protocol 1.7, this bridge {PROTOCOL_VERSION}; using the common capabilities [spaces.extended]" in b.stderr()
 
 
 def test_major_mismatch_in_hello_protocol_field_is_fatal(bridge):

@@ -4,7 +4,8 @@
  * `SPARSE_RL_BRIDGE_TOKEN` and `bridge-python/src` prepended to `PYTHONPATH`, the tail of its
  * stderr, the one clear error for each way it can fail to start or die, and its lifetime: the
  * child is killed (SIGKILL when it does not exit by itself) when the environment closes or fails,
- * and when the Node process exits; the child also kills itself when its parent dies.
+ * and when the Node process exits; the child also exits when its parent dies (SIGKILL included),
+ * removing the private folder of its `ipc://` socket (`--cleanup-ipc`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -68,18 +69,25 @@ export function withTail(message: string, tail: string): string {
 /**
  * Spawns the bridge, connecting back to `endpoint` and authenticating with `token`.
  * @param idleTimeoutS passed as `--idle-timeout` when given.
+ * @param cleanupIpc passes `--cleanup-ipc`: `endpoint` is an `ipc://` socket in a private folder
+ *   that the bridge removes when it exits, also when this process is SIGKILLed (this process
+ *   removes it too when it outlives the child or exits normally).
  */
-export function spawnBridge(python: string, endpoint: string, token: string, idleTimeoutS: number | undefined): ChildProcess {
+export function spawnBridge(python: string, endpoint: string, token: string, idleTimeoutS: number | undefined, cleanupIpc = false): ChildProcess {
   const bridgeSrc = join(packageRoot(), 'bridge-python', 'src');
   const args = ['-m', 'sparse_rl_bridge', '--connect', endpoint, '--parent-pid', String(process.pid)];
   if (idleTimeoutS !== undefined) args.push('--idle-timeout', String(idleTimeoutS));
+  if (cleanupIpc) args.push('--cleanup-ipc');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     SPARSE_RL_BRIDGE_TOKEN: token,
     PYTHONPATH: process.env.PYTHONPATH ? `${bridgeSrc}${delimiter}${process.env.PYTHONPATH}` : bridgeSrc,
     PYTHONUNBUFFERED: '1',
   };
-  return spawn(python, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // its own process group: a terminal's Ctrl-C (SIGINT to the foreground group) reaches only the
+  // trainer, which finishes its step and checkpoints through the still-running bridge; the bridge
+  // still dies with its parent (PR_SET_PDEATHSIG, parent-pid polling, the exit hook above)
+  return spawn(python, args, { env, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
 }
 
 /**

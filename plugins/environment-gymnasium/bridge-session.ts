@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { EnvironmentError, defaultPython } from '../../src/index.js';
 import { removeDirWithChild, spawnBridge } from './bridge-process.js';
 import { BridgeConnection, BridgeRemoteError, bindLocalSocket, connectRemoteSocket, type CurveKeys } from './bridge-transport.js';
-import { helloFields, parseWelcome, PROTOCOL_VERSION, type Vectorization, type Welcome, type WireHeader } from './protocol.js';
+import { helloFields, parseWelcome, PROTOCOL_VERSION, type Vectorization, type VideoRequest, type Welcome, type WireHeader } from './protocol.js';
 
 /** Options of a bridge session (part of `GymnasiumEnvironmentOptions`). */
 export interface BridgeSessionOptions {
@@ -44,6 +44,14 @@ export interface BridgeSessionOptions {
   readonly transport?: 'ipc' | 'tcp';
   /** Receives warnings (protocol minor mismatch, restarts, lost episodes); default `console.warn`. */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Record every episode to MP4 in `video.dir` (an absolute path on the bridge's machine), named
+   * `<namePrefix>-episode-<k>.mp4`: the envs are made with `render_mode: 'rgb_array'` and wrapped
+   * in Gymnasium's `RecordVideo`, rendered offscreen with the OpenGL backend of `MUJOCO_GL`
+   * (`egl` or `osmesa`; probed when unset). Needs `vectorization: 'sync'` and a bridge with the
+   * `render.video` capability (protocol >= 1.2).
+   */
+  readonly video?: VideoRequest;
 }
 
 /** Where and how to reach a remote bridge started with `sparse-rl-bridge serve --bind ...`. */
@@ -115,7 +123,7 @@ export async function openSession(options: BridgeSessionOptions, numEnvs: number
   } else {
     const { socket, endpoint, ipcDir } = await bindLocalSocket(options.transport);
     token = randomBytes(32).toString('hex');
-    const child = spawnBridge(python, endpoint, token, options.idleTimeoutS);
+    const child = spawnBridge(python, endpoint, token, options.idleTimeoutS, ipcDir !== null);
     conn = new BridgeConnection(socket, child, python, options.onMessage);
     if (ipcDir) removeDirWithChild(child, ipcDir);
   }
@@ -124,10 +132,13 @@ export async function openSession(options: BridgeSessionOptions, numEnvs: number
       'HELLO',
       'WELCOME',
       startTimeoutMs,
-      helloFields({ token, envId: options.envId, kwargs, numEnvs, seed, vectorization: options.vectorization }),
+      helloFields({ token, envId: options.envId, kwargs, numEnvs, seed, vectorization: options.vectorization, video: options.video }),
     );
     const welcome = parseWelcome(reply.header);
     if (welcome.numEnvs !== numEnvs) throw new EnvironmentError(`bridge created ${welcome.numEnvs} envs, asked for ${numEnvs}`);
+    if (options.video && !welcome.capabilities.includes('render.video')) {
+      throw new EnvironmentError(`The Gymnasium bridge (protocol ${welcome.protocol}) cannot record videos (no 'render.video' capability; needs protocol >= 1.2).`);
+    }
     if (welcome.protocol !== PROTOCOL_VERSION) {
       (options.onWarning ?? console.warn)(
         `Gymnasium bridge speaks protocol ${welcome.protocol}, this client ${PROTOCOL_VERSION}; using the common capabilities [${welcome.capabilities.join(', ')}]`,

@@ -8,21 +8,34 @@
  * `<python> -m sparse_rl_bridge --connect <endpoint> --parent-pid <pid>` with the token in
  * `SPARSE_RL_BRIDGE_TOKEN` and `bridge-python/src` prepended to `PYTHONPATH`, and handshakes.
  * The child is killed (SIGKILL when it does not exit by itself) when the environment closes or
- * fails, and when the Node process exits; the child also kills itself when its parent dies.
+ * fails, and when the Node process exits; the child also exits when its parent dies (even by
+ * SIGKILL), removing the private folder of its socket.
  *
  * The parts: `./bridge-process.ts` (spawn, child lifetime, stderr tail), `./bridge-transport.ts`
  * (ZeroMQ socket, request/reply with deadlines, CURVE), `./bridge-session.ts` (HELLO/WELCOME
  * handshake, remote endpoint/token/keys); this module keeps the environment itself, its restarts
- * after a crash, and the decoding of results.
+ * after a crash, the capture and restore of its state (`saveState` / `restoreState`, protocol
+ * 1.2 GET_STATE / SET_STATE), and the decoding of results.
  */
-import { EnvironmentError, flatSize, type Environment, type EnvironmentInfo, type Space, type StepResult } from '../../src/index.js';
+import {
+  EnvironmentError,
+  flatSize,
+  type Environment,
+  type EnvironmentInfo,
+  type EnvironmentRestart,
+  type EnvironmentSnapshot,
+  type Space,
+  type StepResult,
+} from '../../src/index.js';
 import { CLOSE_GRACE_MS } from './bridge-process.js';
 import { openSession, type BridgeSessionOptions } from './bridge-session.js';
 import { BridgeRemoteError, type BridgeConnection } from './bridge-transport.js';
 import {
   assertLittleEndian,
   type Vectorization,
+  parseGetStateResult,
   parseResetResult,
+  parseSetStateResult,
   parseStepResult,
   PROTOCOL_VERSION,
   resetFields,
@@ -34,7 +47,12 @@ import {
 export interface GymnasiumEnvironmentOptions extends BridgeSessionOptions {
   /** Number of sub-environments stepped together (default 1). */
   readonly numEnvs?: number;
-  /** Default seed of the first `reset()` called without one (env `i` gets `seed + i`). */
+  /**
+   * Default seed of the first `reset()` called without one (env `i` gets `seed + i`), and the
+   * base of the restart seeds (see `restartOnCrash`). The plugin's factory passes the run seed
+   * (`config.seed`) for the training env and `config.seed + evaluation.seedOffset` for the
+   * evaluation env, the seeds the trainer resets them with.
+   */
   readonly seed?: number;
   /** Deadline of every later request, in ms (default 30000). */
   readonly requestTimeoutMs?: number;
@@ -45,12 +63,24 @@ export interface GymnasiumEnvironmentOptions extends BridgeSessionOptions {
    * episode's first observation with `truncated = 1`, reward 0, `finalObservations` = the last
    * observation seen before the crash, and no episode statistics (the interrupted episodes are
    * lost and reported through `onWarning`). A remote (`remote`) bridge is reconnected the same way.
+   * Each restart is reported to the `onRestart` listeners; a crash after `maxRestarts` restarts
+   * (default 3) fails with an EnvironmentError saying so.
    */
   readonly restartOnCrash?: boolean | { readonly maxRestarts?: number };
 }
 
 /** Seed offset between restarts (env `i` of the k-th restart gets `seed + k * RESTART_SEED_STRIDE + i`). */
-const RESTART_SEED_STRIDE = 1_000_003;
+export const RESTART_SEED_STRIDE = 1_000_003;
+
+/**
+ * The seed of the k-th restart (k >= 1) of an environment started with `seed`: `(seed + k * 1_000_003) mod 2^32`
+ * (env `i` gets that plus `i`); `null` without a seed. The training env (base `config.seed`, envs
+ * `+ i`) and the evaluation env (base `config.seed + evaluation.seedOffset`) keep disjoint seeds as
+ * long as `numEnvs <= seedOffset < 1_000_003 - numEnvs`.
+ */
+export function restartSeed(seed: number | undefined, k: number): number | null {
+  return seed === undefined ? null : (seed + k * RESTART_SEED_STRIDE) % 2 ** 32;
+}
 
 /**
  * A Gymnasium vector environment served by a Python bridge process (see module docs).
@@ -81,6 +111,7 @@ export class GymnasiumEnvironment implements Environment {
   private readonly epReturn: Float64Array;
   private readonly epLength: Float64Array;
   private readonly warn: (message: string) => void;
+  private readonly restartListeners: ((restart: EnvironmentRestart) => void)[] = [];
 
   private constructor(
     private conn: BridgeConnection,
@@ -149,9 +180,32 @@ export class GymnasiumEnvironment implements Environment {
     return new GymnasiumEnvironment(conn, welcome, options.requestTimeoutMs ?? 30_000, options);
   }
 
-  /** Whether `e` is a transport failure that `restartOnCrash` may recover from. */
-  private canRestart(e: unknown): boolean {
-    return !(e instanceof BridgeRemoteError) && this.conn.failed !== null && !this.closePromise && this.restartCount < this.maxRestarts;
+  /**
+   * Whether `e` is a transport failure that `restartOnCrash` may recover from.
+   * @throws EnvironmentError `... restarted N times, maxRestarts N reached` when it is one but the
+   *   restarts are spent (with `restartOnCrash` on).
+   */
+  private canRestart(e: unknown, during: MessageType): boolean {
+    if (e instanceof BridgeRemoteError || this.conn.failed === null || this.closePromise) return false;
+    if (this.restartCount < this.maxRestarts) return true;
+    if (this.options.restartOnCrash) {
+      const err = e as EnvironmentError;
+      throw new EnvironmentError(
+        `Gymnasium bridge failed during ${during} and is not restarted again: restarted ${this.restartCount} times, maxRestarts ${this.maxRestarts} reached. ${err.message}`,
+        err.details ?? {},
+      );
+    }
+    return false;
+  }
+
+  /**
+   * Calls `listener` after each restart of the bridge (`restartOnCrash`) with the restart's
+   * count (1 for the first), the seed its envs were reset with (`seed + k * 1_000_003`, env `i`
+   * plus `i`; `null` without a start seed), what failed (the first line of the transport error)
+   * and when (ISO time). A listener that throws is reported through `onWarning`.
+   */
+  onRestart(listener: (restart: EnvironmentRestart) => void): void {
+    this.restartListeners.push(listener);
   }
 
   /**
@@ -170,14 +224,22 @@ export class GymnasiumEnvironment implements Environment {
         `The ${during} is not re-sent; interrupted episodes are lost${lost.length ? `: ${lost.join('; ')}` : ''}.`,
     );
     await this.conn.shutdown(0);
-    const base = this.options.seed;
-    const seed = base === undefined ? undefined : (base + this.restartCount * RESTART_SEED_STRIDE) % 2 ** 32;
-    const { conn } = await openSession(this.options, this.numEnvs, seed);
+    const seed = restartSeed(this.options.seed, this.restartCount);
+    const { conn } = await openSession(this.options, this.numEnvs, seed ?? undefined);
     this.conn = conn;
     const m = await this.conn.request('RESET', 'RESET_RESULT', this.requestTimeoutMs, resetFields());
     this.epReturn.fill(0);
     this.epLength.fill(0);
-    return parseResetResult(m, this.numEnvs, this.obsDim);
+    const obs = parseResetResult(m, this.numEnvs, this.obsDim);
+    const restart: EnvironmentRestart = { count: this.restartCount, seed, reason: first, at: new Date().toISOString() };
+    for (const listener of this.restartListeners) {
+      try {
+        listener(restart);
+      } catch (e) {
+        this.warn(`an onRestart listener threw: ${(e as Error).message}`);
+      }
+    }
+    return obs;
   }
 
   /**
@@ -193,7 +255,7 @@ export class GymnasiumEnvironment implements Environment {
       const m = await this.conn.request('RESET', 'RESET_RESULT', this.requestTimeoutMs, resetFields(seed));
       obs = parseResetResult(m, this.numEnvs, this.obsDim);
     } catch (e) {
-      if (!this.canRestart(e)) throw e;
+      if (!this.canRestart(e, 'RESET')) throw e;
       obs = await this.restart(e, 'RESET');
     }
     this.epReturn.fill(0);
@@ -226,7 +288,7 @@ export class GymnasiumEnvironment implements Environment {
       const m = await this.conn.request('STEP', 'STEP_RESULT', this.requestTimeoutMs, undefined, [{ name: 'actions', data: actions, shape: this.actionShape }]);
       r = parseStepResult(m, this.numEnvs, this.obsDim);
     } catch (e) {
-      if (!this.canRestart(e)) throw e;
+      if (!this.canRestart(e, 'STEP')) throw e;
       return this.stepAfterRestart(await this.restart(e, 'STEP'));
     }
     this.clipped += r.actionsClipped;
@@ -258,6 +320,50 @@ export class GymnasiumEnvironment implements Environment {
       finalObservations: Array.from({ length: n }, (_, i) => prev.slice(i * d, (i + 1) * d)),
       episodes: new Array<null>(n).fill(null),
     };
+  }
+
+  /**
+   * Captures the state of every env between two steps (protocol 1.2 GET_STATE): MuJoCo physics
+   * state (`mjSTATE_INTEGRATION`, warm start included, plus the derived quantities the envs read
+   * before simulating), each env's `np_random` and `_np_random_seed`, the TimeLimit counters, the
+   * episode statistics and the last observations. `payload` is opaque: UTF-8 JSON of format
+   * `sparse-rl-env-state` (see `bridge-python/README.md`), tagged with the env id, kwargs,
+   * `numEnvs` and the Gymnasium / MuJoCo / NumPy versions. Envs that cannot be captured
+   * completely (not a Gymnasium MuJoCo v5 task, a wrapper the bridge does not know, video
+   * recording, no `reset()` yet, a bridge without the `state.snapshot` capability) answer
+   * `{ restorable: false, reason }`.
+   * @throws EnvironmentError when the bridge failed (not restarted here: the next step or reset
+   *   restarts it with `restartOnCrash`).
+   */
+  async saveState(): Promise<EnvironmentSnapshot> {
+    if (!this.protocol.capabilities.includes('state.snapshot')) {
+      return { restorable: false, reason: `the Gymnasium bridge (protocol ${this.protocol.bridge}) cannot capture env state (no 'state.snapshot' capability; needs protocol >= 1.2)` };
+    }
+    const m = await this.conn.request('GET_STATE', 'GET_STATE_RESULT', this.requestTimeoutMs);
+    return parseGetStateResult(m);
+  }
+
+  /**
+   * Restores a payload of {@link saveState} (protocol 1.2 SET_STATE) into these envs, which must
+   * have the same env id, kwargs and `numEnvs` (any vectorization): the next steps are then
+   * bit-identical to those after the capture. Later `reset()` calls without a seed continue the
+   * restored RNG streams.
+   * @returns the observations at the capture, `[numEnvs, obsDim]` float32.
+   * @throws EnvironmentError naming the field that does not match (`env_id`, `kwargs`,
+   *   `num_envs`, `obs_dim`, `versions.mujoco`, ...: nothing is changed then), for a payload that
+   *   is not one, for envs that cannot be restored, or when the bridge failed.
+   */
+  async restoreState(payload: Uint8Array): Promise<Float32Array> {
+    if (!(payload instanceof Uint8Array) || payload.length === 0) throw new EnvironmentError('restoreState() needs the non-empty Uint8Array payload of saveState()');
+    if (!this.protocol.capabilities.includes('state.snapshot')) {
+      throw new EnvironmentError(`The Gymnasium bridge (protocol ${this.protocol.bridge}) cannot restore env state (no 'state.snapshot' capability; needs protocol >= 1.2).`);
+    }
+    const m = await this.conn.request('SET_STATE', 'SET_STATE_RESULT', this.requestTimeoutMs, undefined, [{ name: 'state', data: payload, shape: [payload.length] }]);
+    const r = parseSetStateResult(m, this.numEnvs, this.obsDim);
+    this.epReturn.set(r.episodeReturns);
+    for (let i = 0; i < this.numEnvs; i++) this.epLength[i] = Number(r.episodeLengths[i]);
+    this.lastObs = r.observations;
+    return r.observations;
   }
 
   /** Round trip without touching the envs. @throws EnvironmentError like {@link step}. */

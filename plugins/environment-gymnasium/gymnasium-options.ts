@@ -1,6 +1,11 @@
-/** Options of the `environment.gymnasium` plugin: the TypeScript interface and its JSON Schema. */
-import type { JsonSchema } from '../../src/index.js';
+/**
+ * Options of the `environment.gymnasium` plugin: the TypeScript interface, its JSON Schema, and
+ * how they become the start options of the training and evaluation environments.
+ */
+import { resolve } from 'node:path';
+import type { EnvironmentRole, ExperimentConfig, JsonSchema } from '../../src/index.js';
 import type { RemoteBridgeOptions } from './bridge-session.js';
+import type { GymnasiumEnvironmentOptions } from './gymnasium-environment.js';
 import type { Vectorization } from './protocol.js';
 
 /** Options of `environment.gymnasium`. */
@@ -20,6 +25,16 @@ export interface GymnasiumOptions {
   readonly maxRestarts: number;
   /** Connect to `sparse-rl-bridge serve` instead of spawning a bridge. */
   readonly remote?: RemoteBridgeOptions;
+  /** Record every evaluation episode to MP4 (the evaluation env only). */
+  readonly video?: GymnasiumVideoOptions;
+}
+
+/** Option `video` of `environment.gymnasium`. */
+export interface GymnasiumVideoOptions {
+  /** Folder of the videos; a relative path is resolved against the working directory. */
+  readonly dir: string;
+  /** Videos are `<namePrefix>-episode-<k>.mp4` (default `eval`). */
+  readonly namePrefix: string;
 }
 
 /** JSON Schema of {@link GymnasiumOptions} (config section `environment`; defaults filled by the plugin loader). */
@@ -47,6 +62,17 @@ export const gymnasiumOptionsSchema: JsonSchema = {
       description: 'Respawn a bridge that died or missed its deadline: the step is not re-sent, the envs are reset, the interrupted episodes are logged as lost, and the run continues.',
     },
     maxRestarts: { type: 'integer', minimum: 0, default: 3, description: 'Most restarts per environment with restartOnCrash.' },
+    video: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['dir'],
+      description:
+        'Record every evaluation episode to MP4 (the evaluation env only): the env is made with render_mode "rgb_array" and wrapped in Gymnasium RecordVideo, rendered offscreen with MuJoCo (MUJOCO_GL=egl or osmesa; probed when unset). Needs moviepy in the bridge Python (npm run setup installs it).',
+      properties: {
+        dir: { type: 'string', minLength: 1, description: 'Folder of the videos; relative to the working directory.' },
+        namePrefix: { type: 'string', pattern: '^[A-Za-z0-9._-]+$', default: 'eval', description: 'Videos are <namePrefix>-episode-<k>.mp4, k counting on from the videos already in dir.' },
+      },
+    },
     remote: {
       type: 'object',
       additionalProperties: false,
@@ -61,3 +87,32 @@ export const gymnasiumOptionsSchema: JsonSchema = {
     },
   },
 };
+
+/**
+ * The start options of the environment of `role` (see `docs/architecture.md` §5): the training
+ * env has `numEnvs` copies (`vectorization` as configured) seeded from the run seed `run.seed`
+ * (env `i` gets `seed + i`, the seed the trainer resets it with); the evaluation env is one copy,
+ * `sync`, seeded `run.seed + run.evaluation.seedOffset`, and the only one that records `video`.
+ * The seed is the first reset's default and the base of the restart seeds (`restartOnCrash`).
+ */
+export function environmentStartOptions(
+  options: GymnasiumOptions,
+  role: EnvironmentRole,
+  run: Pick<ExperimentConfig, 'seed'> & { readonly evaluation: Pick<ExperimentConfig['evaluation'], 'seedOffset'> },
+): GymnasiumEnvironmentOptions {
+  const evalRole = role === 'eval';
+  return {
+    envId: options.id,
+    kwargs: options.kwargs,
+    numEnvs: evalRole ? 1 : options.numEnvs,
+    vectorization: evalRole ? 'sync' : options.vectorization,
+    seed: (evalRole ? run.seed + run.evaluation.seedOffset : run.seed) % 2 ** 32,
+    python: options.python,
+    startTimeoutMs: options.startTimeoutMs,
+    requestTimeoutMs: options.requestTimeoutMs,
+    idleTimeoutS: options.idleTimeoutS,
+    restartOnCrash: options.restartOnCrash ? { maxRestarts: options.maxRestarts } : false,
+    remote: options.remote,
+    ...(evalRole && options.video ? { video: { dir: resolve(options.video.dir), namePrefix: options.video.namePrefix } } : {}),
+  };
+}

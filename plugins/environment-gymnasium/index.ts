@@ -1,6 +1,6 @@
-import { definePlugin, EnvironmentFactory, type EnvironmentRole } from '../../src/index.js';
+import { definePlugin, EnvironmentFactory, RunConfig, type EnvironmentRole, type ExperimentConfig } from '../../src/index.js';
 import { GymnasiumEnvironment } from './gymnasium-environment.js';
-import { gymnasiumOptionsSchema, type GymnasiumOptions } from './gymnasium-options.js';
+import { environmentStartOptions, gymnasiumOptionsSchema, type GymnasiumOptions } from './gymnasium-options.js';
 
 export type { GymnasiumOptions } from './gymnasium-options.js';
 
@@ -9,19 +9,11 @@ export default definePlugin<GymnasiumOptions>({
   kind: 'environment',
   description: 'Any Gymnasium environment (MuJoCo v5 tasks first), served by the Python bridge over ZeroMQ',
   optionsSchema: gymnasiumOptionsSchema,
+  // The factory depends on the run config: the envs' seeds derive from the run seed (train: seed,
+  // eval: seed + evaluation.seedOffset), so that restarts after a crash are seeded reproducibly.
   register: ({ bind, options }) =>
-    bind<EnvironmentFactory>(EnvironmentFactory).toConstantValue((role: EnvironmentRole) =>
-        GymnasiumEnvironment.start({
-          envId: options.id,
-          kwargs: options.kwargs,
-          numEnvs: role === 'eval' ? 1 : options.numEnvs,
-          vectorization: role === 'eval' ? 'sync' : options.vectorization,
-          python: options.python,
-          startTimeoutMs: options.startTimeoutMs,
-          requestTimeoutMs: options.requestTimeoutMs,
-          idleTimeoutS: options.idleTimeoutS,
-          restartOnCrash: options.restartOnCrash ? { maxRestarts: options.maxRestarts } : false,
-          remote: options.remote,
-        }),
+    bind<EnvironmentFactory>(EnvironmentFactory).toResolvedValue(
+      (config: ExperimentConfig) => (role: EnvironmentRole) => GymnasiumEnvironment.start(environmentStartOptions(options, role, config)),
+      [RunConfig],
     ),
 });

@@ -1,8 +1,8 @@
 /**
- * Wire format of the sparse-rl Gymnasium bridge, protocol version 1.1 (TypeScript side).
+ * Wire format of the sparse-rl Gymnasium bridge, protocol version 1.2 (TypeScript side).
  *
  * A message is a ZeroMQ multipart message. Frame 0 is a UTF-8 JSON header
- * `{ "v": "1.1", "type": ..., "seq": int, ... }`; when the message carries arrays the header lists
+ * `{ "v": "1.2", "type": ..., "seq": int, ... }`; when the message carries arrays the header lists
  * them in `"arrays": [{ "name", "dtype", "shape" }]` and every further frame holds the raw bytes of
  * one array (little-endian, C-contiguous), in that order. Headers use snake_case; this module is
  * the only place where they are mapped to and from the camelCase TypeScript types.
@@ -14,22 +14,23 @@
  * described in full in `bridge-python/README.md`.
  */
 import { endianness } from 'node:os';
-import type { EpisodeStatistics, Space, StepResult } from '../../src/index.js';
+import type { EnvironmentSnapshot, EpisodeStatistics, Space, StepResult } from '../../src/index.js';
 
 /**
  * Protocol version spoken by this client. Semver: a bridge of another major is refused at the
  * handshake (the error names both versions); another minor is used with the common
  * {@link CAPABILITIES} and a warning.
  */
-export const PROTOCOL_VERSION = '1.1';
+export const PROTOCOL_VERSION = '1.2';
 
 /**
  * Optional features this client understands (HELLO lists them; WELCOME answers the common ones):
  * `vectorization.async` (Gymnasium AsyncVectorEnv), `spaces.extended` (MultiDiscrete,
  * MultiBinary, flattened Dict/Tuple observations), `actions.clip` (out-of-bound Box actions
- * clipped and counted).
+ * clipped and counted); since 1.2 `state.snapshot` (GET_STATE / SET_STATE) and `render.video`
+ * (HELLO `video`: every episode recorded to MP4).
  */
-export const CAPABILITIES = ['vectorization.async', 'spaces.extended', 'actions.clip'] as const;
+export const CAPABILITIES = ['vectorization.async', 'spaces.extended', 'actions.clip', 'state.snapshot', 'render.video'] as const;
 
 /** How the bridge steps its sub-environments: in order in one process, or in worker processes. */
 export type Vectorization = 'sync' | 'async';
@@ -46,6 +47,10 @@ export type MessageType =
   | 'CLOSED'
   | 'PING'
   | 'PONG'
+  | 'GET_STATE'
+  | 'GET_STATE_RESULT'
+  | 'SET_STATE'
+  | 'SET_STATE_RESULT'
   | 'ERROR';
 
 /** Element types allowed in array frames. */
@@ -216,6 +221,16 @@ export interface Hello {
   readonly seed?: number;
   /** Default `'sync'`; `'async'` needs the `vectorization.async` capability. */
   readonly vectorization?: Vectorization;
+  /** Record every episode to MP4 (`render.video` capability; sync only). */
+  readonly video?: VideoRequest;
+}
+
+/** HELLO `video`: where the bridge writes `<namePrefix>-episode-<k>.mp4`. */
+export interface VideoRequest {
+  /** Absolute folder on the bridge's machine. */
+  readonly dir: string;
+  /** Default `'eval'`; `[A-Za-z0-9._-]+`. */
+  readonly namePrefix?: string;
 }
 
 /** Fields of WELCOME. */
@@ -256,6 +271,7 @@ export function helloFields(h: Hello): Record<string, unknown> {
   };
   if (h.seed !== undefined) f.seed = h.seed;
   if (h.vectorization !== undefined) f.vectorization = h.vectorization;
+  if (h.video !== undefined) f.video = { dir: h.video.dir, ...(h.video.namePrefix !== undefined ? { name_prefix: h.video.namePrefix } : {}) };
   return f;
 }
 
@@ -404,4 +420,36 @@ export function parseStepResult(m: DecodedMessage, numEnvs: number, obsDim: numb
   }
   const actionsClipped = typeof m.header.actions_clipped === 'number' ? m.header.actions_clipped : 0;
   return { observations, rewards, terminated, truncated, finalObservations, episodes, actionsClipped };
+}
+
+/**
+ * Reads a GET_STATE_RESULT: the payload (a copy of the `state` uint8 frame: UTF-8 JSON of format
+ * `sparse-rl-env-state`, opaque to this client) or the bridge's reason why the envs cannot be
+ * captured.
+ * @throws ProtocolError when `restorable` is missing or the payload frame is absent.
+ */
+export function parseGetStateResult(m: DecodedMessage): EnvironmentSnapshot {
+  const h = m.header;
+  if (h.restorable === false) return { restorable: false, reason: typeof h.reason === 'string' && h.reason ? h.reason : 'the bridge gave no reason' };
+  if (h.restorable !== true) throw new ProtocolError('GET_STATE_RESULT lacks "restorable"');
+  const a = m.arrays.get('state');
+  if (!(a instanceof Uint8Array)) throw new ProtocolError("GET_STATE_RESULT: array 'state' (uint8) missing");
+  return { restorable: true, payload: new Uint8Array(a) };
+}
+
+/**
+ * Reads a SET_STATE_RESULT: the restored observations `[numEnvs, obsDim]` float32, and per env the
+ * running episode's return (float64, reward units) and length (steps).
+ * @throws ProtocolError when arrays are missing or have the wrong length.
+ */
+export function parseSetStateResult(
+  m: DecodedMessage,
+  numEnvs: number,
+  obsDim: number,
+): { readonly observations: Float32Array; readonly episodeReturns: Float64Array; readonly episodeLengths: BigInt64Array } {
+  return {
+    observations: expectArray(m, 'observations', Float32Array, numEnvs * obsDim),
+    episodeReturns: expectArray(m, 'episode_returns', Float64Array, numEnvs),
+    episodeLengths: expectArray(m, 'episode_lengths', BigInt64Array, numEnvs),
+  };
 }

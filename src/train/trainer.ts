@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, formatIssue } from '../config/validate.js';
 import { startedEnvironmentIssues } from '../config/cross-field.js';
-import { EvalEnvironment, TrainEnvironment, environmentSpec, type BoxSpace, type Environment, type EnvironmentSnapshot } from '../core/environment.js';
+import { EnvironmentError, EvalEnvironment, TrainEnvironment, environmentSpec, type BoxSpace, type Environment, type EnvironmentSnapshot } from '../core/environment.js';
 import { Logger } from '../core/logger.js';
 import { ReplayBuffer } from '../core/replay-buffer.js';
 import { Sparsifier, type SparsifierHooks } from '../core/sparsifier.js';
@@ -222,18 +222,28 @@ export async function train(run: RunContainer, options: TrainOptions = {}): Prom
       if (ck.replayBuffer && buffer.restore) buffer.restore(ck.replayBuffer);
       else lost.push(`replay buffer starts empty: ${ck.replayBuffer ? 'the buffer plugin cannot restore' : (ck.state.replayBuffer as { reason?: string } | undefined)?.reason ?? 'not saved'}`);
       const resumes = (metadata.resumes as Record<string, unknown>[] | undefined) ?? [];
-      const envTrain = ck.environments.train;
-      if (envTrain && env.restoreState) rollout.continueFrom(await env.restoreState(envTrain));
+      /** Restores a saved env state; null with the reason when there is none or the env refuses it (e.g. other library versions). */
+      const restore = async (e: Environment, role: 'train' | 'eval'): Promise<{ obs: Float32Array } | { reason: string }> => {
+        const payload = ck.environments[role];
+        if (!payload) return { reason: ck.state.environments?.[role]?.reason ?? 'state not saved' };
+        if (!e.restoreState) return { reason: 'the environment plugin cannot restore a state (no restoreState)' };
+        try {
+          return { obs: await e.restoreState(payload) };
+        } catch (err) {
+          if (!(err instanceof EnvironmentError) || !/SET_STATE:|cannot restore env state/.test(err.message)) throw err; // a failed bridge stays an error
+          return { reason: `the saved state was refused: ${err.message.split('\n')[0]}` };
+        }
+      };
+      const train = await restore(env, 'train');
+      if ('obs' in train) rollout.continueFrom(train.obs);
       else {
         const seed = config.seed + RESUME_RESET_SEED_STRIDE * (resumes.length + 1);
-        lost.push(`training envs reset with seed ${seed} (${ck.state.environments?.train?.reason ?? 'state not restorable'}); episodes in progress were cut`);
+        lost.push(`training envs reset with seed ${seed} (${train.reason}); episodes in progress were cut`);
         await rollout.reset(seed);
       }
-      const envEval = ck.environments.eval;
-      const evalRestored = Boolean(envEval && evalEnv.restoreState);
-      if (envEval && evalEnv.restoreState) await evalEnv.restoreState(envEval);
-      else lost.push(`evaluation env re-seeded with ${config.seed + config.evaluation.seedOffset} (${ck.state.environments?.eval?.reason ?? 'state not restorable'})`);
-      evaluator.continueAfter(t.evalCount, evalRestored);
+      const evaluation = await restore(evalEnv, 'eval');
+      if ('reason' in evaluation) lost.push(`evaluation env re-seeded with ${config.seed + config.evaluation.seedOffset} (${evaluation.reason})`);
+      evaluator.continueAfter(t.evalCount, 'obs' in evaluation);
       resumes.push({ at: new Date().toISOString(), fromStep: step, checkpoint: resumeFrom, exact: lost.length === 0, ...(lost.length ? { lost } : {}) });
       Object.assign(metadata, { resumes, status: 'running' });
       delete metadata.finishedAt;

@@ -186,4 +186,19 @@ print(w.shape[0], w.shape[1])
     expect(wrong.status).toBe(1);
     expect(wrong.stderr).toContain('is neither a run directory');
   });
+
+  it('eval --video records every episode as MP4 (MuJoCo offscreen rendering)', (ctx) => {
+    const probe = spawnSync(defaultPython(), ['-c', 'import mujoco; mujoco.GLContext(16, 16).make_current()'], { encoding: 'utf8', env: { ...process.env, MUJOCO_GL: process.env.MUJOCO_GL ?? 'egl' } });
+    if (probe.status !== 0) ctx.skip(); // no GL backend on this machine (the bridge's own test checks the message then)
+    const dir = mkdtempSync(join(tmpdir(), 'sparse-rl-video-'));
+    const runDir = join(dir, 'run');
+    expect(spawnSync(process.execPath, [cli, 'train', writeConfig(dir, { totalSteps: 300, evaluation: { interval: 300, episodes: 1 } }), '--run-dir', runDir], { encoding: 'utf8' }).status).toBe(0);
+    const videos = join(dir, 'videos');
+    const r = spawnSync(process.execPath, [cli, 'eval', runDir, '--episodes', '2', '--video', videos], { encoding: 'utf8', env: { ...process.env, MUJOCO_GL: process.env.MUJOCO_GL ?? 'egl' } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`videos in ${videos}`);
+    const files = readdirSync(videos).filter((f) => f.endsWith('.mp4'));
+    expect(files).toHaveLength(2);
+    for (const f of files) expect(readFileSync(join(videos, f)).length).toBeGreaterThan(1000);
+  });
 });

@@ -13,16 +13,24 @@ the command line, where other users could read it) and removed from the environm
 Exit codes: 0 after CLOSE; 2 after a protocol major mismatch at HELLO;
 3 when a required Python module is missing (the last stderr line then reads
 ``SPARSE_RL_BRIDGE_MISSING_MODULES=<comma-separated import names>``); 4 when the parent process
-died; 5 after the idle timeout; 64 for bad command line usage.
+died; 5 after the idle timeout; 64 for bad command line usage; 143 after a SIGTERM while the
+parent lives.
+
+With ``--cleanup-ipc`` (what the trainer passes for its private ``ipc://`` socket), the bridge
+removes the socket file and its folder on every exit, including its parent's death (SIGKILL of
+the Node process included): see :mod:`.serve`.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+from typing import Optional
 
 from . import PROTOCOL_VERSION, __version__
+from .ipc_dir import remove_ipc_socket
 
 #: import name -> pip distribution name, checked before anything else is imported.
 REQUIRED_MODULES = (("numpy", "numpy"), ("zmq", "pyzmq"), ("gymnasium", "gymnasium"))
@@ -41,20 +49,32 @@ def missing_modules():
     return missing
 
 
-def set_parent_death_signal() -> bool:
-    """On Linux, asks the kernel to SIGKILL this process when its parent dies
-    (``prctl(PR_SET_PDEATHSIG)``). Returns whether it worked."""
+def set_parent_death_signal(sig: Optional[int] = None) -> bool:
+    """On Linux, asks the kernel to send ``sig`` (default SIGTERM, which the bridge handles by
+    cleaning up and exiting) to this process when its parent dies (``prctl(PR_SET_PDEATHSIG)``).
+    Returns whether it worked."""
     if not sys.platform.startswith("linux"):
         return False
     try:
         import ctypes  # noqa: PLC0415
-        import signal  # noqa: PLC0415
 
         libc = ctypes.CDLL(None, use_errno=True)
         PR_SET_PDEATHSIG = 1
-        return libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+        return libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM if sig is None else sig), 0, 0, 0) == 0
     except Exception:
         return False
+
+
+def _early_cleanup_handler(endpoint: str, cleanup: bool):
+    """SIGTERM handler for start-up (before :func:`.serve.serve` installs its own): removes the
+    ipc socket folder when asked to and exits with code 4."""
+
+    def handler(_signum, _frame):
+        if cleanup:
+            remove_ipc_socket(endpoint)
+        os._exit(4)
+
+    return handler
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,7 +98,13 @@ def _parser() -> argparse.ArgumentParser:
         "--parent-pid",
         type=int,
         default=None,
-        help="exit when this process is gone (checked about once a second while idle)",
+        help="exit when this process is gone (checked every 0.2 s by a watchdog thread)",
+    )
+    p.add_argument(
+        "--cleanup-ipc",
+        action="store_true",
+        help="the ipc:// endpoint's folder is private to this bridge's client: remove the socket "
+        "file and the folder on every exit, including the parent's death",
     )
     p.add_argument("--version", action="version", version=f"sparse-rl-bridge {__version__} (protocol {PROTOCOL_VERSION})")
     return p
@@ -166,12 +192,16 @@ def main(argv=None) -> int:
         print(f"sparse-rl-bridge: ${TOKEN_ENV} is not set; refusing to serve", file=sys.stderr)
         return 64
 
-    # Die with the parent (Linux); checked again by polling in the serve loop.
+    # Exit with the parent (Linux: SIGTERM from the kernel, handled below and then in serve();
+    # a watchdog thread in serve() checks the parent pid too).
+    signal.signal(signal.SIGTERM, _early_cleanup_handler(args.connect, args.cleanup_ipc))
     set_parent_death_signal()
     if args.parent_pid is not None:
         try:
             os.kill(args.parent_pid, 0)
         except ProcessLookupError:
+            if args.cleanup_ipc:
+                remove_ipc_socket(args.connect)
             return 4
         except PermissionError:
             pass
@@ -198,7 +228,7 @@ def main(argv=None) -> int:
 
     from .serve import serve  # noqa: PLC0415 - after the dependency check
 
-    return serve(args.connect, token, idle_timeout=args.idle_timeout, parent_pid=args.parent_pid)
+    return serve(args.connect, token, idle_timeout=args.idle_timeout, parent_pid=args.parent_pid, cleanup_ipc=args.cleanup_ipc)
 
 
 if __name__ == "__main__":

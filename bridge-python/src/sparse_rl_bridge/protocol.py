@@ -1,7 +1,7 @@
 """Wire format of the sparse-rl bridge protocol (version 1.x).
 
 A message is a ZeroMQ multipart message. Frame 0 is a UTF-8 JSON object (the *header*)
-``{"v": "1.1", "type": ..., "seq": int, ...}``. When the message carries arrays, the header
+``{"v": "1.2", "type": ..., "seq": int, ...}``. When the message carries arrays, the header
 lists them in ``"arrays": [{"name", "dtype", "shape"}, ...]`` and each following frame holds the
 raw bytes of one array, little-endian and C-contiguous, in the same order. JSON never contains
 arrays of numeric data, pickle is never used and nothing is evaluated.
@@ -32,6 +32,10 @@ CLOSE = "CLOSE"
 CLOSED = "CLOSED"
 PING = "PING"
 PONG = "PONG"
+GET_STATE = "GET_STATE"
+GET_STATE_RESULT = "GET_STATE_RESULT"
+SET_STATE = "SET_STATE"
+SET_STATE_RESULT = "SET_STATE_RESULT"
 ERROR = "ERROR"
 
 #: Request types a client may send, and the reply type each one gets on success.
@@ -41,6 +45,8 @@ REPLY_TYPES: Dict[str, str] = {
     STEP: STEP_RESULT,
     CLOSE: CLOSED,
     PING: PONG,
+    GET_STATE: GET_STATE_RESULT,
+    SET_STATE: SET_STATE_RESULT,
 }
 
 #: dtype names allowed on the wire -> explicit little-endian numpy dtypes.

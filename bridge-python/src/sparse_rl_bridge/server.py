@@ -3,7 +3,8 @@
 The TypeScript client binds a loopback endpoint and spawns ``python -m sparse_rl_bridge
 --connect <endpoint>``; this server connects, authenticates the client's HELLO with the token
 from ``SPARSE_RL_BRIDGE_TOKEN``, and then answers RESET / STEP / PING / CLOSE requests strictly
-one at a time. See ``bridge-python/README.md`` for the protocol.
+one at a time (and, with the ``state.snapshot`` capability, GET_STATE / SET_STATE). See
+``bridge-python/README.md`` for the protocol.
 
 This module holds the protocol state machine (:class:`BridgeServer`); the vector environments
 it serves are in :mod:`.vector_env` (same-step autoreset semantics are described there) and the
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 import platform
 import sys
 import traceback
@@ -25,9 +27,11 @@ import zmq
 
 from . import CAPABILITIES, PROTOCOL_VERSION, __version__
 from . import protocol as P
+from .env_state import STATE_FORMAT, STATE_FORMAT_VERSION, NotRestorable, decode_payload, encode_payload
 from .errors import FatalRequestError, RequestError
 from .spaces import encode_space
 from .vector_env import AsyncVectorEnvAdapter, Frames, VectorEnv
+from .video import check_render_mode, parse_video
 
 
 def versions() -> Dict[str, str]:
@@ -70,6 +74,19 @@ def _route_mujoco_warnings(log) -> None:
         pass
 
 
+def _mujoco_gl_error() -> Optional[str]:
+    """Why MuJoCo cannot be imported when ``MUJOCO_GL`` is set (it loads that OpenGL backend at
+    import), else None."""
+    gl = os.environ.get("MUJOCO_GL")
+    if not gl:
+        return None
+    try:
+        import mujoco  # noqa: F401, PLC0415
+    except Exception as exc:
+        return f"MuJoCo cannot be imported with MUJOCO_GL={gl} ({type(exc).__name__}: {exc}); install that backend's libraries or unset MUJOCO_GL"
+    return None
+
+
 def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
@@ -92,6 +109,9 @@ class BridgeServer:
         self.log = log
         self.rehello = rehello
         self.vec: Optional[VectorEnv] = None
+        #: ``env_id`` and ``kwargs`` of the session (recorded in and checked against state payloads).
+        self.env_id: Optional[str] = None
+        self.kwargs: Dict[str, Any] = {}
         self.default_seed: Optional[int] = None
         self.first_reset = True
         #: Capabilities agreed with the client at HELLO.
@@ -110,6 +130,8 @@ class BridgeServer:
         if self.vec is not None:
             self.vec.close()
         self.vec = None
+        self.env_id = None
+        self.kwargs = {}
         self.default_seed = None
         self.first_reset = True
         self.capabilities = ()
@@ -178,6 +200,10 @@ class BridgeServer:
             return self._reset(msg)
         if t == P.PING:
             return P.encode(P.PONG, msg.seq)
+        if t == P.GET_STATE:
+            return self._get_state(msg)
+        if t == P.SET_STATE:
+            return self._set_state(msg)
         if t == P.HELLO:
             return self._hello(msg)
         if t == P.CLOSE:
@@ -232,6 +258,10 @@ class BridgeServer:
             kwargs = {}
         if not isinstance(kwargs, dict):
             raise RequestError("HELLO.kwargs must be a JSON object")
+        check_render_mode(kwargs)
+        video = parse_video(h.get("video"))
+        if video is not None and "render.video" not in caps:
+            raise RequestError("HELLO.video needs the 'render.video' capability")
         num_envs = h.get("num_envs", 1)
         if not _is_int(num_envs) or not 1 <= num_envs <= MAX_NUM_ENVS:
             raise RequestError(f"HELLO.num_envs must be an integer in [1, {MAX_NUM_ENVS}], got {num_envs!r}")
@@ -244,7 +274,15 @@ class BridgeServer:
         if mode == "async" and "vectorization.async" not in caps:
             raise RequestError("HELLO.vectorization 'async' needs the 'vectorization.async' capability")
         cls = AsyncVectorEnvAdapter if mode == "async" else VectorEnv
-        vec = cls(env_id, kwargs, num_envs, clip_actions="actions.clip" in caps, extended_spaces="spaces.extended" in caps)
+        try:
+            vec = cls(env_id, kwargs, num_envs, clip_actions="actions.clip" in caps, extended_spaces="spaces.extended" in caps, video=video)
+        except RequestError:
+            raise
+        except Exception as exc:
+            gl = _mujoco_gl_error()
+            if gl:
+                raise RequestError(gl) from exc
+            raise
         try:
             fields = {
                 "protocol": PROTOCOL_VERSION,
@@ -264,12 +302,15 @@ class BridgeServer:
             vec.close()
             raise
         self.vec = vec
+        self.env_id = env_id
+        self.kwargs = dict(kwargs)
         self.capabilities = caps
         self.default_seed = seed
         self.first_reset = True
         print(
             f"sparse-rl-bridge: serving {env_id} x{num_envs} ({mode}) "
-            f"(obs {vec.obs_dim}, act {vec.act_dim}, max_episode_steps {fields['spec']['max_episode_steps']})",
+            f"(obs {vec.obs_dim}, act {vec.act_dim}, max_episode_steps {fields['spec']['max_episode_steps']})"
+            + (f"; recording every episode to {video['dir']}" if video else ""),
             file=self.log,
             flush=True,
         )
@@ -292,6 +333,46 @@ class BridgeServer:
         obs = vec.reset(seed)
         self.first_reset = False
         return P.encode(P.RESET_RESULT, msg.seq, None, [("observations", obs)])
+
+    def _require_state_capability(self, request: str) -> VectorEnv:
+        vec = self._require_env()
+        if "state.snapshot" not in self.capabilities:
+            raise RequestError(f"{request} needs the 'state.snapshot' capability (protocol >= 1.2)")
+        return vec
+
+    def _get_state(self, msg: P.Message) -> Frames:
+        """GET_STATE: the envs' state as an opaque payload (see :mod:`.env_state`), or
+        ``restorable: false`` with the reason."""
+        vec = self._require_state_capability("GET_STATE")
+        if msg.arrays:
+            raise RequestError("GET_STATE carries no arrays")
+        try:
+            obs, returns, lengths, envs = vec.get_state()
+        except NotRestorable as exc:
+            return P.encode(P.GET_STATE_RESULT, msg.seq, {"restorable": False, "reason": str(exc)})
+        payload = encode_payload(self.env_id or "", self.kwargs, vec.mode, versions(), obs, returns, lengths, envs)
+        fields = {"restorable": True, "format": STATE_FORMAT, "format_version": STATE_FORMAT_VERSION}
+        return P.encode(P.GET_STATE_RESULT, msg.seq, fields, [("state", np.frombuffer(payload, dtype=np.uint8))])
+
+    def _set_state(self, msg: P.Message) -> Frames:
+        """SET_STATE: restores a GET_STATE payload of the same env id, kwargs and number of envs
+        (else an ERROR naming the field; nothing changes)."""
+        vec = self._require_state_capability("SET_STATE")
+        state = msg.arrays.get("state")
+        if state is None or len(msg.arrays) != 1 or state.dtype != np.dtype("u1") or state.ndim != 1:
+            raise RequestError("SET_STATE must carry exactly one array, 'state' (uint8, 1-D)")
+        doc = decode_payload(state.tobytes(), self.env_id or "", self.kwargs, vec.num_envs, vec.obs_dim, versions())
+        try:
+            obs = vec.set_state(doc["observations"], doc["episode_returns"], doc["episode_lengths"], doc["envs"])
+        except NotRestorable as exc:
+            raise RequestError(f"SET_STATE: the envs of this session cannot be restored: {exc}") from None
+        self.first_reset = False  # a later RESET without seed continues the restored RNG streams
+        arrays = [
+            ("observations", obs),
+            ("episode_returns", np.asarray(doc["episode_returns"], dtype=np.float64)),
+            ("episode_lengths", np.asarray(doc["episode_lengths"], dtype=np.int64)),
+        ]
+        return P.encode(P.SET_STATE_RESULT, msg.seq, None, arrays)
 
     def _step(self, msg: P.Message) -> Frames:
         vec = self._require_env()

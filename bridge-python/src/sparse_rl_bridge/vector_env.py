@@ -7,6 +7,9 @@ is reset inside that STEP; the reply's ``observations`` row holds the new episod
 observation and ``final_observations`` the finished episode's last one. This is exactly
 ``gymnasium.vector.SyncVectorEnv(..., autoreset_mode=AutoresetMode.SAME_STEP)`` semantics, with
 env ``i`` seeded with ``seed + i`` at RESET and continuing its own RNG at autoresets.
+
+Both vector envs can capture and restore their state between two STEPs (GET_STATE / SET_STATE,
+see :mod:`.env_state`): :meth:`VectorEnv.get_state` / :meth:`VectorEnv.set_state`.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from gymnasium.vector.async_vector_env import AsyncState
 from gymnasium.vector.vector_env import AutoresetMode
 
 from . import protocol as P
+from .env_state import NotRestorable, capture_env, restore_env, validate_env_state
 from .errors import RequestError
 from .spaces import UnsupportedSpaceError, encode_space, flat_dim, flattener
+from .video import make_recording_env
 
 Frames = List[Any]
 
@@ -165,17 +170,28 @@ class VectorEnv:
 
     :param clip_actions: clip out-of-bound Box actions (``actions.clip`` capability).
     :param extended_spaces: allow MultiDiscrete/MultiBinary/Dict/Tuple (``spaces.extended``).
+    :param video: ``{"dir", "name_prefix"}``: make every env with ``render_mode="rgb_array"`` and
+        record every episode to MP4 (see :func:`.video.make_recording_env`).
     :raises UnsupportedSpaceError: for spaces the session cannot carry; Gymnasium's errors from
-        ``gymnasium.make``.
+        ``gymnasium.make``; RequestError when video recording cannot work.
     """
 
     mode = "sync"
 
-    def __init__(self, env_id: str, kwargs: Dict[str, Any], num_envs: int, clip_actions: bool = False, extended_spaces: bool = False):
+    def __init__(
+        self,
+        env_id: str,
+        kwargs: Dict[str, Any],
+        num_envs: int,
+        clip_actions: bool = False,
+        extended_spaces: bool = False,
+        video: Optional[Dict[str, str]] = None,
+    ):
         self.envs: List[gym.Env] = []
+        self.last_obs: Optional[np.ndarray] = None
         try:
-            for _ in range(num_envs):
-                self.envs.append(gym.make(env_id, **kwargs))
+            for i in range(num_envs):
+                self.envs.append(make_recording_env(env_id, kwargs, video, i, num_envs) if video else gym.make(env_id, **kwargs))
             first = self.envs[0]
             self._init_spaces(first.observation_space, first.action_space, first.spec, num_envs, clip_actions, extended_spaces)
         except BaseException:
@@ -223,6 +239,7 @@ class VectorEnv:
                 raise
         self.episodes.clear()
         self.needs_reset = False
+        self.last_obs = obs
         return obs
 
     def step(self, actions: np.ndarray) -> Tuple[Frames, Dict[str, Any]]:
@@ -265,7 +282,54 @@ class VectorEnv:
             self.needs_reset = True
             exc.env_index = i  # type: ignore[attr-defined]
             raise
+        self.last_obs = obs
         return _result(obs, rewards, terminated, truncated, final_idx, finals, episodes, self.obs_dim, clipped)
+
+    # -- state (GET_STATE / SET_STATE) ------------------------------------------------------
+    def _capture_envs(self) -> List[Dict[str, Any]]:
+        return [capture_env(env) for env in self.envs]
+
+    def _restore_envs(self, states: List[Dict[str, Any]]) -> None:
+        """Validates every env's state, then applies them all (``needs_reset`` when applying fails)."""
+        for i, (env, st) in enumerate(zip(self.envs, states)):
+            try:
+                validate_env_state(env, st, i)
+            except (RequestError, NotRestorable):
+                raise
+            except Exception as exc:
+                raise RequestError(f"SET_STATE: envs[{i}] is malformed ({type(exc).__name__}: {exc})") from None
+        try:
+            for env, st in zip(self.envs, states):
+                restore_env(env, st)
+        except Exception:
+            self.needs_reset = True
+            raise
+
+    def get_state(self) -> Tuple[np.ndarray, List[float], List[int], List[Dict[str, Any]]]:
+        """The vector's state between two STEPs: ``(observations [num_envs, obs_dim] float32,
+        episode returns, episode lengths, per-env states of :func:`.env_state.capture_env`)``.
+
+        :raises NotRestorable: before the first RESET or after an env raised (a RESET is
+            pending), or for an env whose state cannot be captured completely (the reason).
+        """
+        if self.needs_reset or self.last_obs is None:
+            raise NotRestorable("the envs need a RESET first (none was made yet, or an env raised)")
+        envs = self._capture_envs()
+        return self.last_obs.copy(), list(self.episodes.returns), list(self.episodes.lengths), envs
+
+    def set_state(self, observations: np.ndarray, returns: List[float], lengths: List[int], states: List[Dict[str, Any]]) -> np.ndarray:
+        """Restores a state of :meth:`get_state` (checked first: on a mismatch nothing changes).
+
+        :returns: the restored observations ``[num_envs, obs_dim]`` float32.
+        :raises RequestError: a per-env state that does not fit (names the field);
+            NotRestorable: an env of this vector cannot be restored.
+        """
+        self._restore_envs(states)
+        self.episodes.returns[:] = [float(x) for x in returns]
+        self.episodes.lengths[:] = [int(x) for x in lengths]
+        self.last_obs = np.array(observations, dtype=np.float32, copy=True)
+        self.needs_reset = False
+        return self.last_obs
 
     def close(self) -> None:
         """Closes every env, ignoring errors."""
@@ -299,11 +363,49 @@ class _AsyncVectorEnv(gym.vector.AsyncVectorEnv):
                 raise exc
 
 
+class _StateAccess(gym.Wrapper):
+    """Outermost wrapper of each async worker's env: lets the bridge capture and restore the env
+    inside its worker (``AsyncVectorEnv.call`` / ``set_attr``); reset and step pass straight
+    through. Its methods never raise (a worker exits after any exception): they answer
+    ``{"ok": bool, ...}``."""
+
+    #: ``{"index", "state"}`` to restore, set by ``set_attr("srl_pending", [...])``.
+    srl_pending: Any = None
+
+    def srl_capture(self) -> Dict[str, Any]:
+        try:
+            return {"ok": True, "state": capture_env(self.env)}
+        except NotRestorable as exc:
+            return {"ok": False, "not_restorable": str(exc)}
+        except Exception as exc:  # pragma: no cover - defensive
+            return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+    def srl_validate(self) -> Dict[str, Any]:
+        try:
+            validate_env_state(self.env, self.srl_pending["state"], self.srl_pending["index"])
+            return {"ok": True}
+        except NotRestorable as exc:
+            return {"ok": False, "not_restorable": str(exc)}
+        except RequestError as exc:
+            return {"ok": False, "request": str(exc)}
+        except Exception as exc:  # pragma: no cover - defensive
+            return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+    def srl_apply(self) -> Dict[str, Any]:
+        try:
+            restore_env(self.env, self.srl_pending["state"])
+            return {"ok": True}
+        except Exception as exc:  # pragma: no cover - validated before
+            return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        finally:
+            self.srl_pending = None
+
+
 def _make_flat(env_id: str, kwargs: Dict[str, Any]) -> gym.Env:
     env = gym.make(env_id, **kwargs)
     if isinstance(env.observation_space, (gym.spaces.Dict, gym.spaces.Tuple)):
         env = gym.wrappers.FlattenObservation(env)
-    return env
+    return _StateAccess(env)
 
 
 class AsyncVectorEnvAdapter(VectorEnv):
@@ -316,8 +418,19 @@ class AsyncVectorEnvAdapter(VectorEnv):
 
     mode = "async"
 
-    def __init__(self, env_id: str, kwargs: Dict[str, Any], num_envs: int, clip_actions: bool = False, extended_spaces: bool = False):
+    def __init__(
+        self,
+        env_id: str,
+        kwargs: Dict[str, Any],
+        num_envs: int,
+        clip_actions: bool = False,
+        extended_spaces: bool = False,
+        video: Optional[Dict[str, str]] = None,
+    ):
+        if video:
+            raise RequestError("video recording needs vectorization 'sync' (the evaluation env is always sync)")
         self.envs = []
+        self.last_obs = None
         self.env_id, self.kwargs = env_id, dict(kwargs)
         probe = gym.make(env_id, **kwargs)  # spaces and spec, and Gymnasium's errors in this process
         try:
@@ -349,7 +462,8 @@ class AsyncVectorEnvAdapter(VectorEnv):
             raise
         self.episodes.clear()
         self.needs_reset = False
-        return self._obs(o)
+        self.last_obs = self._obs(o)
+        return self.last_obs
 
     def _discard(self) -> None:
         vec, self.vec = self.vec, None
@@ -383,7 +497,49 @@ class AsyncVectorEnvAdapter(VectorEnv):
                 final_idx.append(i)
                 finals.append(np.asarray(info["final_obs"][i]).reshape(-1))
                 episodes.append(eps.finish(i))
+        self.last_obs = obs
         return _result(obs, rewards, terminated, truncated, final_idx, finals, episodes, self.obs_dim, clipped)
+
+    def _worker_results(self, name: str, *args: Any) -> List[Dict[str, Any]]:
+        if self.vec is None:
+            raise NotRestorable("the envs need a RESET first (the workers are being rebuilt after an env raised)")
+        try:
+            return list(self.vec.call(name, *args))
+        except Exception:
+            self.needs_reset = True
+            self._discard()
+            raise
+
+    def _capture_envs(self) -> List[Dict[str, Any]]:
+        states = []
+        for i, r in enumerate(self._worker_results("srl_capture")):
+            if not r["ok"]:
+                if "not_restorable" in r:
+                    raise NotRestorable(r["not_restorable"])
+                raise RuntimeError(f"env {i}: {r['error']}")
+            states.append(r["state"])
+        return states
+
+    def _restore_envs(self, states: List[Dict[str, Any]]) -> None:
+        if self.vec is None:
+            self._build()
+        try:
+            self.vec.set_attr("srl_pending", [{"index": i, "state": st} for i, st in enumerate(states)])
+        except Exception:
+            self.needs_reset = True
+            self._discard()
+            raise
+        for i, r in enumerate(self._worker_results("srl_validate")):
+            if not r["ok"]:
+                if "request" in r:
+                    raise RequestError(r["request"])
+                if "not_restorable" in r:
+                    raise NotRestorable(r["not_restorable"])
+                raise RequestError(f"SET_STATE: envs[{i}] is malformed ({r['error']})")
+        failed = [f"env {i}: {r['error']}" for i, r in enumerate(self._worker_results("srl_apply")) if not r["ok"]]
+        if failed:
+            self.needs_reset = True
+            raise RuntimeError(f"restoring the state failed in a worker ({'; '.join(failed)})")
 
     def close(self) -> None:
         """Stops the worker processes."""

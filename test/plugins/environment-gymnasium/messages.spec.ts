@@ -1,7 +1,7 @@
 /**
  * Every header exchanged with the real bridge (HELLO/WELCOME, RESET, STEP with terminations and
- * final observations, ERROR, PING, CLOSE; Box, Discrete, Dict and MultiDiscrete spaces; async
- * vectorization; clipped actions) validates against
+ * final observations, ERROR, PING, CLOSE, GET_STATE/SET_STATE; Box, Discrete, Dict and
+ * MultiDiscrete spaces; async vectorization; clipped actions) validates against
  * schemas/bridge-protocol.schema.json.
  */
 import { describe, expect, it } from 'vitest';
@@ -111,6 +111,31 @@ describe.skipIf(!HAS_VENV)('messages exchanged with the real bridge', () => {
     }
     expect(log.some((l) => l.header.type === 'STEP_RESULT' && l.header.actions_clipped === 3)).toBe(true);
     expect(log.find((l) => l.header.type === 'HELLO')!.header).toMatchObject({ protocol: PROTOCOL_VERSION, capabilities: [...CAPABILITIES], vectorization: 'async' });
+    check(log);
+  });
+
+  it('state capture (GET_STATE / SET_STATE, restorable or not) and a refused render mode validate too', async () => {
+    const log: { direction: string; header: WireHeader }[] = [];
+    const onMessage = (direction: string, header: WireHeader) => log.push({ direction, header });
+    const a = await GymnasiumEnvironment.start({ envId: 'Hopper-v5', numEnvs: 2, onMessage });
+    const b = await GymnasiumEnvironment.start({ envId: 'Hopper-v5', numEnvs: 2, onMessage });
+    const c = await GymnasiumEnvironment.start({ envId: 'CartPole-v1', onMessage });
+    try {
+      expect(a.protocol.capabilities).toEqual(expect.arrayContaining(['state.snapshot', 'render.video']));
+      await a.reset(1);
+      await a.step(new Float32Array(6).fill(0.2));
+      const snap = await a.saveState();
+      if (!snap.restorable) throw new Error(snap.reason);
+      await b.restoreState(snap.payload);
+      await expect(b.restoreState(new Uint8Array([1, 2, 3]))).rejects.toThrow(/not a sparse-rl-env-state payload/);
+      expect((await c.saveState()).restorable).toBe(false); // before reset
+    } finally {
+      await Promise.all([a.close(), b.close(), c.close()]);
+    }
+    await expect(GymnasiumEnvironment.start({ envId: 'Hopper-v5', kwargs: { render_mode: 'human' }, onMessage })).rejects.toThrow(/needs a display/);
+    const types = new Set(log.map((l) => l.header.type));
+    for (const t of ['GET_STATE', 'GET_STATE_RESULT', 'SET_STATE', 'SET_STATE_RESULT', 'ERROR']) expect(types).toContain(t);
+    expect(log.filter((l) => l.header.type === 'GET_STATE_RESULT').map((l) => l.header.restorable)).toEqual([true, false]);
     check(log);
   });
 });

@@ -11,6 +11,8 @@ import {
   encodeMessage,
   encodeSpace,
   helloFields,
+  parseGetStateResult,
+  parseSetStateResult,
   parseStepResult,
 } from '../../../plugins/environment-gymnasium/protocol.js';
 import { flatSize, type Space } from '../../../src/core/environment.js';
@@ -61,7 +63,7 @@ describe('bridge protocol frames', () => {
   it('rejects malformed messages and other major versions', () => {
     const h = (o: object) => Buffer.from(JSON.stringify(o));
     expect(() => decodeMessage([Buffer.from('not json')])).toThrow(ProtocolError);
-    expect(() => decodeMessage([h({ v: '2.0', type: 'PONG', seq: 1 })])).toThrow(/bridge speaks 2\.0, this client speaks 1\.1/);
+    expect(() => decodeMessage([h({ v: '2.0', type: 'PONG', seq: 1 })])).toThrow(`bridge speaks 2.0, this client speaks ${PROTOCOL_VERSION}`);
     expect(() => decodeMessage([h({ v: '1.7', type: 'PONG', seq: 1 })])).not.toThrow();
     expect(() => decodeMessage([h({ v: '1.0', type: 'X', seq: 1, arrays: [{ name: 'a', dtype: 'float32', shape: [2] }] }), Buffer.alloc(4)])).toThrow(/needs 8 bytes/);
     expect(() => decodeMessage([h({ v: '1.0', type: 'X', seq: 1, arrays: [{ name: 'a', dtype: 'complex64', shape: [1] }] }), Buffer.alloc(8)])).toThrow(/dtype/);
@@ -135,6 +137,46 @@ describe('bridge-protocol.schema.json', () => {
     expect(validate(hello), JSON.stringify(validate.errors)).toBe(true);
     expect(validate({ ...hello, vectorization: 'threads' })).toBe(false);
     expect(validate({ v: PROTOCOL_VERSION, type: 'STEP_RESULT', seq: 1, actions_clipped: 0, arrays: [] })).toBe(false);
+  });
+});
+
+describe('protocol 1.2 messages', () => {
+  const validate = protocolValidator();
+  const roundTrip = (type: Parameters<typeof encodeMessage>[0], fields?: Record<string, unknown>, arrays?: Parameters<typeof encodeMessage>[3]) => {
+    const { frames } = encodeMessage(type, 7, fields, arrays);
+    return decodeMessage(frames);
+  };
+  it('GET_STATE_RESULT and SET_STATE_RESULT decode into a snapshot and the restored observations', () => {
+    const payload = new TextEncoder().encode('{"format":"sparse-rl-env-state"}');
+    const ok = roundTrip('GET_STATE_RESULT', { restorable: true, format: 'sparse-rl-env-state', format_version: 1 }, [{ name: 'state', data: payload, shape: [payload.length] }]);
+    expect(validate(ok.header), JSON.stringify(validate.errors)).toBe(true);
+    const snap = parseGetStateResult(ok);
+    expect(snap).toEqual({ restorable: true, payload });
+    const no = roundTrip('GET_STATE_RESULT', { restorable: false, reason: 'CartPoleEnv is not ...' });
+    expect(validate(no.header)).toBe(true);
+    expect(parseGetStateResult(no)).toEqual({ restorable: false, reason: 'CartPoleEnv is not ...' });
+    expect(() => parseGetStateResult(roundTrip('GET_STATE_RESULT', {}))).toThrow(ProtocolError);
+    expect(validate(encodeMessage('GET_STATE', 1).header)).toBe(true);
+    expect(validate(encodeMessage('SET_STATE', 1, undefined, [{ name: 'state', data: payload, shape: [payload.length] }]).header)).toBe(true);
+    expect(validate(encodeMessage('SET_STATE', 1).header)).toBe(false); // the payload frame is required
+    const set = roundTrip('SET_STATE_RESULT', undefined, [
+      { name: 'observations', data: new Float32Array([1, 2, 3, 4]), shape: [2, 2] },
+      { name: 'episode_returns', data: new Float64Array([0.5, -1]), shape: [2] },
+      { name: 'episode_lengths', data: new BigInt64Array([3n, 0n]), shape: [2] },
+    ]);
+    expect(validate(set.header), JSON.stringify(validate.errors)).toBe(true);
+    const r = parseSetStateResult(set, 2, 2);
+    expect(Array.from(r.observations)).toEqual([1, 2, 3, 4]);
+    expect(Array.from(r.episodeReturns)).toEqual([0.5, -1]);
+    expect(Array.from(r.episodeLengths)).toEqual([3n, 0n]);
+    expect(() => parseSetStateResult(set, 3, 2)).toThrow(ProtocolError);
+  });
+  it('HELLO carries the video request in snake_case', () => {
+    const hello = encodeMessage('HELLO', 1, helloFields({ token: 't', envId: 'X', kwargs: {}, numEnvs: 1, video: { dir: '/tmp/v', namePrefix: 'ev' } })).header;
+    expect(hello.video).toEqual({ dir: '/tmp/v', name_prefix: 'ev' });
+    expect(validate(hello), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate({ ...hello, video: { dir: '/tmp/v', name_prefix: '../x' } })).toBe(false);
+    expect(CAPABILITIES).toEqual(expect.arrayContaining(['state.snapshot', 'render.video']));
   });
 });
 
