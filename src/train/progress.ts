@@ -21,6 +21,8 @@ export class Progress {
     private readonly total: number,
     mode: 'auto' | 'bar' | 'lines' | 'none',
     private readonly stream: NodeJS.WriteStream = process.stderr,
+    /** The step the run starts from (a resumed run's checkpoint). */
+    startStep = 0,
   ) {
     this.mode = mode === 'auto' ? (stream.isTTY ? 'bar' : 'lines') : mode;
     this.bar =
@@ -35,7 +37,7 @@ export class Progress {
             cliProgress.Presets.shades_classic,
           )
         : null;
-    this.bar?.start(total, 0, this.payload({ step: 0, episodicReturn: null, evalReturn: null, sparsity: 0, stepsPerSecond: 0 }));
+    this.bar?.start(total, startStep, this.payload({ step: startStep, episodicReturn: null, evalReturn: null, sparsity: 0, stepsPerSecond: 0 }));
   }
   private readonly mode: 'bar' | 'lines' | 'none';
 

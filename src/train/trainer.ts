@@ -257,7 +257,7 @@ export async function train(run: RunContainer, options: TrainOptions = {}): Prom
     }
 
     const n = env.numEnvs;
-    progress = new Progress(config.totalSteps, config.output.progress);
+    progress = new Progress(config.totalSteps, config.output.progress, process.stderr, step);
     let tick = Date.now();
     let tickStep = step;
     let sps = 0;
