@@ -11,10 +11,10 @@ export { PluginRegistry } from './plugin/plugin-registry.js';
 export { RunConfig, RunContainer, RunDirectoryPath, type RunOverrides } from './plugin/run-container.js';
 
 // --- extension points and their tokens ---------------------------------------------------
-export { Agent, AgentContext, type AgentCostModel } from './core/agent.js';
+export { Agent, AgentContext, type AgentCostModel, type DeterministicPolicy } from './core/agent.js';
 export { Sparsifier, SPARSIFIER_HOOKS, withSparsifierDefaults, type SparsifierHooks } from './core/sparsifier.js';
 export {
-  EnvironmentError, EnvironmentFactory, EnvironmentSpec, EvalEnvironment, TrainEnvironment, environmentSpec, flatSize,
+  EnvironmentError, EnvironmentFactory, EnvironmentSpec, EvalEnvironment, TrainEnvironment, environmentSpec, environmentSpecOf, flatSize,
   type BoxSpace, type DictSpace, type DiscreteSpace, type Environment, type EnvironmentInfo, type EnvironmentRestart, type EnvironmentRole, type EnvironmentSnapshot,
   type EpisodeStatistics, type MultiBinarySpace, type MultiDiscreteSpace, type Space, type StepResult, type TupleSpace,
 } from './core/environment.js';

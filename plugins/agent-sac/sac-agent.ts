@@ -1,6 +1,6 @@
 import {
   checkWindowsSupport, concatRows, copyToTargets, createTwinCritics, gatherBootstrapStates, initLinearDefault, nStepTarget, polyakUpdateTargets, stepGroup, updateTwinCritics,
-  type Agent, type AgentContext, type AgentCostModel, type Mlp, type NetworkGroup, type ReplayBuffer, type Rng, type SparsifierHooks,
+  type Agent, type AgentContext, type AgentCostModel, type DeterministicPolicy, type Mlp, type NetworkGroup, type ReplayBuffer, type Rng, type SparsifierHooks,
 } from '../../src/index.js';
 import type { SacOptions } from './sac-options.js';
 import { sampleTanhGaussian, tanhGaussianActorGrad, type LogStdBounds } from './tanh-gaussian.js';
@@ -220,6 +220,11 @@ export class SacAgent implements Agent {
     // 4. Polyak update of the target critics
     if (this.iterations % this.options.targetUpdateInterval === 0) polyakUpdateTargets([this.criticGroup], tau, this.sparsifier);
     return stats;
+  }
+
+  /** @inheritdoc tanh of the mean μ, the first actDim outputs of the actor. */
+  deterministicPolicy(): DeterministicPolicy {
+    return { network: this.actor, outputOffset: 0, squash: 'tanh' };
   }
 
   /** @inheritdoc */

@@ -1,6 +1,6 @@
 import {
   checkWindowsSupport, concatRows, copyToTargets, createTwinCritics, gatherBootstrapStates, initLinearDefault, nStepTarget, polyakUpdateTargets, stepGroup, updateTwinCritics,
-  type Agent, type AgentContext, type AgentCostModel, type Mlp, type NetworkGroup, type ReplayBuffer, type Rng, type SparsifierHooks,
+  type Agent, type AgentContext, type AgentCostModel, type DeterministicPolicy, type Mlp, type NetworkGroup, type ReplayBuffer, type Rng, type SparsifierHooks,
 } from '../../src/index.js';
 import type { Td3Options } from './td3-options.js';
 
@@ -176,6 +176,11 @@ export class Td3Agent implements Agent {
     polyakUpdateTargets(this.groups, tau, this.sparsifier);
     stats['losses/actor_loss'] = actorLoss;
     return stats;
+  }
+
+  /** @inheritdoc The actor (its tanh output layer is the squash). */
+  deterministicPolicy(): DeterministicPolicy {
+    return { network: this.actor, outputOffset: 0, squash: 'none' };
   }
 
   /** @inheritdoc */

@@ -1,4 +1,4 @@
-import type { Engine } from '../nn/engine.js';
+import type { Engine, Mlp } from '../nn/engine.js';
 import type { Rng } from '../util/rng.js';
 import type { BoxSpace } from './environment.js';
 import type { NetworkGroup } from './network-group.js';
@@ -46,9 +46,23 @@ export interface Agent {
   checkReplayBuffer?(buffer: ReplayBuffer): void;
   /** Optional description of one gradient iteration, for FLOPs accounting (`src/sparse/flops.ts`). */
   readonly costModel?: AgentCostModel;
+  /** Optional: the deterministic policy as one network (what `sparse-rl export` writes). */
+  deterministicPolicy?(): DeterministicPolicy;
   /** JSON-serialisable scalar state (update counters, RNG); tensors live in `groups`. */
   state(): unknown;
   loadState(state: unknown): void;
+}
+
+/**
+ * The agent's deterministic policy as a network, for export (`sparse-rl export`): the normalised
+ * action `[actDim]` in [−1, 1] is `squash(network(obs)[outputOffset … outputOffset + actDim))`
+ * (TD3: the actor, whose output layer is tanh, `squash: 'none'`; SAC: the mean half of the
+ * actor's output, `squash: 'tanh'`). Must equal `act(obs, n, true)`.
+ */
+export interface DeterministicPolicy {
+  readonly network: Mlp;
+  readonly outputOffset: number;
+  readonly squash: 'none' | 'tanh';
 }
 
 /** What one gradient iteration of an actor-critic agent computes (for `flops/*`). */

@@ -180,10 +180,12 @@ export const EnvironmentSpec = Symbol.for('sparse-rl.EnvironmentSpec');
 
 /** The `EnvironmentSpec` of a started environment. */
 export function environmentSpec(env: Environment): EnvironmentSpec {
-  return {
-    envId: env.info.envId, observationSpace: env.observationSpace, actionSpace: env.actionSpace,
-    observationSize: flatSize(env.observationSpace), actionSize: flatSize(env.actionSpace), numEnvs: env.numEnvs,
-  };
+  return environmentSpecOf(env.info.envId, env.observationSpace, env.actionSpace, env.numEnvs);
+}
+
+/** The `EnvironmentSpec` of spaces recorded earlier (a run's `metadata.json` `environment`), without an environment. */
+export function environmentSpecOf(envId: string, observationSpace: Space, actionSpace: Space, numEnvs: number): EnvironmentSpec {
+  return { envId, observationSpace, actionSpace, observationSize: flatSize(observationSpace), actionSize: flatSize(actionSpace), numEnvs };
 }
 
 /** An error raised by or about an environment; `remoteTraceback` / `stderrTail` when known. */

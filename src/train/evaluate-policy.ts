@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Agent } from '../core/agent.js';
 import { EvalEnvironment, type BoxSpace, type Environment } from '../core/environment.js';
@@ -6,7 +6,7 @@ import type { ExperimentConfig } from '../config/experiment-config.js';
 import { RunContainer } from '../plugin/run-container.js';
 import type { PluginRegistry } from '../plugin/plugin-registry.js';
 import { latestCheckpoint, loadCheckpoint } from './checkpoint.js';
-import { Evaluator, type EvaluationResult } from './evaluator.js';
+import { agentPolicy, Evaluator, type EnvPolicy, type EvaluationResult } from './evaluator.js';
 import { ActionScaler } from './rollout.js';
 
 /** Where a saved policy lives: the run directory and the checkpoint folder chosen. */
@@ -37,27 +37,41 @@ export interface PolicyEvaluation extends EvaluationResult {
   readonly seed: number;
   readonly deterministic: true;
   readonly videoDir?: string;
+  /** The exported policy file evaluated instead of the checkpoint's networks. */
+  readonly policy?: string;
 }
 
 /**
  * Deterministic evaluation of a saved policy (the actor of `saved.checkpoint`, no exploration
- * noise) on one evaluation environment of `config` (the run's config, possibly with
+ * noise; or `options.policy`, an exported ONNX / C policy in env units, instead of the
+ * checkpoint) on one evaluation environment of `config` (the run's config, possibly with
  * `environment.id` or the environment's video option overridden): `episodes` complete episodes,
  * the env reset once with `seed`. The agent is rebuilt from the config and the checkpoint's
  * networks and masks are loaded into it, so any agent/sparsifier plugin the run used works.
  * @throws Error when the checkpoint does not fit the networks (naming the tensor), EnvironmentError when the env fails
  */
 export async function evaluatePolicy(
-  config: ExperimentConfig, registry: PluginRegistry, saved: SavedPolicy, options: { episodes: number; seed: number; videoDir?: string },
+  config: ExperimentConfig, registry: PluginRegistry, saved: SavedPolicy,
+  options: { episodes: number; seed: number; videoDir?: string; policy?: { act: EnvPolicy; file: string } },
 ): Promise<PolicyEvaluation> {
   const run = new RunContainer(config, registry, { evaluationOnly: true });
   try {
     const env = await run.get<Environment>(EvalEnvironment);
-    const agent = await run.get<Agent>(Agent);
-    const { state } = loadCheckpoint(saved.checkpoint, agent.groups);
-    const evaluator = new Evaluator(env, agent, new ActionScaler(env.actionSpace as BoxSpace), options.episodes, options.seed);
-    const result = await evaluator.evaluate();
-    return { ...result, checkpoint: saved.checkpoint, step: state.step, envId: env.info.envId, seed: options.seed, deterministic: true, ...(options.videoDir ? { videoDir: options.videoDir } : {}) };
+    let policy: EnvPolicy;
+    let step: number;
+    if (options.policy) {
+      policy = options.policy.act;
+      step = (JSON.parse(readFileSync(join(saved.checkpoint, 'state.json'), 'utf8')) as { step: number }).step;
+    } else {
+      const agent = await run.get<Agent>(Agent);
+      step = loadCheckpoint(saved.checkpoint, agent.groups).state.step;
+      policy = agentPolicy(agent, new ActionScaler(env.actionSpace as BoxSpace));
+    }
+    const result = await new Evaluator(env, policy, options.episodes, options.seed).evaluate();
+    return {
+      ...result, checkpoint: saved.checkpoint, step, envId: env.info.envId, seed: options.seed, deterministic: true,
+      ...(options.policy ? { policy: options.policy.file } : {}), ...(options.videoDir ? { videoDir: options.videoDir } : {}),
+    };
   } finally {
     await run.close();
   }

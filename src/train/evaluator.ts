@@ -14,7 +14,18 @@ export interface EvaluationResult {
 }
 
 /**
- * Evaluates the deterministic policy on the run's evaluation environment (one env, its own
+ * A deterministic policy in env units: observations `[n, obsDim]` → actions `[n, actDim]` (the
+ * agent's `act(o, n, true)` scaled by an `ActionScaler`, or an exported ONNX / C policy).
+ */
+export type EnvPolicy = (observations: Float32Array, n: number) => Float32Array | Promise<Float32Array>;
+
+/** The agent's deterministic policy in env units. */
+export function agentPolicy(agent: Agent, scaler: ActionScaler): EnvPolicy {
+  return (o, n) => scaler.toEnv(agent.act(o, n, true));
+}
+
+/**
+ * Evaluates a deterministic policy on the run's evaluation environment (one env, its own
  * process): `episodes` complete episodes per call. The env is seeded (`seed`) at the first
  * evaluation only; later ones continue its episode stream.
  */
@@ -24,8 +35,7 @@ export class Evaluator {
 
   constructor(
     private readonly env: Environment,
-    private readonly agent: Agent,
-    private readonly scaler: ActionScaler,
+    private readonly policy: EnvPolicy,
     private readonly episodes: number,
     private readonly seed: number,
   ) {}
@@ -51,7 +61,7 @@ export class Evaluator {
     const returns: number[] = [];
     const lengths: number[] = [];
     while (returns.length < this.episodes) {
-      const r = await this.env.step(this.scaler.toEnv(this.agent.act(o, 1, true)));
+      const r = await this.env.step(await this.policy(o, 1));
       if (r.episodes[0]) {
         returns.push(r.episodes[0].return);
         lengths.push(r.episodes[0].length);

@@ -13,7 +13,7 @@ import type { RunContainer } from '../plugin/run-container.js';
 import { CompressionTracker, flopsMetrics } from '../sparse/flops.js';
 import { RngStreams } from '../util/rng.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { Evaluator } from './evaluator.js';
+import { agentPolicy, Evaluator } from './evaluator.js';
 import { MetricsWriter } from './metrics-writer.js';
 import { Progress } from './progress.js';
 import { ActionScaler, Rollout } from './rollout.js';
@@ -197,7 +197,7 @@ export async function train(run: RunContainer, options: TrainOptions = {}): Prom
     const costMetrics = () => ({ ...(agent!.costModel ? flopsMetrics(agent!.groups, agent!.costModel, sparsifier!) : {}), ...compression!.metrics() });
     const streams = await run.get<RngStreams>(RngStreams);
     rollout = new Rollout(env, agent, buffer, scaler, streams.stream('warmup'), config.runtime.overlapEnvStep);
-    evaluator = new Evaluator(evalEnv, agent, scaler, config.evaluation.episodes, config.seed + config.evaluation.seedOffset);
+    evaluator = new Evaluator(evalEnv, agentPolicy(agent, scaler), config.evaluation.episodes, config.seed + config.evaluation.seedOffset);
     metadata.status = 'running';
     dir.saveMetadata();
     if (config.output.progress !== 'none') {

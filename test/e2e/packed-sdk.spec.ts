@@ -11,7 +11,7 @@
  * ~/.cache/pip are reused; a cold pip cache downloads MuJoCo, Gymnasium, NumPy and pyzmq). The
  * temporary folder is removed afterwards unless SPARSE_RL_KEEP_E2E=1.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -30,17 +30,30 @@ Object.assign(childEnv, { npm_config_audit: 'false', npm_config_fund: 'false', n
 
 const timings: [string, number][] = [];
 
-/** Runs `cmd args` in `cwd`, records its wall time under `label`; returns status and output. */
-function exec(label: string, cmd: string, args: readonly string[], cwd: string, timeoutMs = 240_000) {
+/**
+ * Runs `cmd args` in `cwd` (asynchronously: a long npm install must not block the test worker's
+ * event loop, which vitest's RPC needs), records its wall time under `label`; returns status and output.
+ */
+function exec(label: string, cmd: string, args: readonly string[], cwd: string, timeoutMs = 240_000): Promise<{ status: number | null; stdout: string; stderr: string; error?: Error }> {
   const t0 = Date.now();
-  const r = spawnSync(cmd, args, { cwd, env: childEnv, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
-  timings.push([label, (Date.now() - t0) / 1000]);
-  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', error: r.error };
+  return new Promise((done) => {
+    const child = spawn(cmd, args, { cwd, env: childEnv, timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let error: Error | undefined;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (e) => (error = e));
+    child.on('close', (status) => {
+      timings.push([label, (Date.now() - t0) / 1000]);
+      done({ status, stdout, stderr, error });
+    });
+  });
 }
 
 /** Like `exec`, failing the test with the command's output when it exits non-zero. */
-function ok(label: string, cmd: string, args: readonly string[], cwd: string, timeoutMs?: number): string {
-  const r = exec(label, cmd, args, cwd, timeoutMs);
+async function ok(label: string, cmd: string, args: readonly string[], cwd: string, timeoutMs?: number): Promise<string> {
+  const r = await exec(label, cmd, args, cwd, timeoutMs);
   if (r.status !== 0) {
     throw new Error(`${label}: \`${cmd} ${args.join(' ')}\` in ${cwd} exited ${r.status}${r.error ? ` (${r.error.message})` : ''}\n--- stdout\n${r.stdout.slice(-6000)}\n--- stderr\n${r.stderr.slice(-6000)}`);
   }
@@ -73,21 +86,21 @@ describe('the packed sparse-rl SDK in an empty project, with a third-party plugi
   let project: string;
   let pack: PackResult;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'sparse-rl-sdk-'));
     expect(relative(root, work).startsWith('..')).toBe(true); // outside the repository
     // prepack compiles the TypeScript (tsc) so dist/ is in the tarball
-    const out = ok('npm pack (with prepack: tsc)', 'npm', ['pack', '--json', '--pack-destination', work], root);
+    const out = await ok('npm pack (with prepack: tsc)', 'npm', ['pack', '--json', '--pack-destination', work], root);
     pack = (JSON.parse(out.slice(out.indexOf('['))) as PackResult[])[0];
     project = join(work, 'project');
     mkdirSync(project);
-    ok('npm init -y', 'npm', ['init', '-y'], project);
-    ok('npm install <tarball>', 'npm', ['install', '--prefer-offline', join(work, pack.filename)], project);
-    ok('npx sparse-rl setup', 'npx', ['sparse-rl', 'setup'], project, 400_000);
+    await ok('npm init -y', 'npm', ['init', '-y'], project);
+    await ok('npm install <tarball>', 'npm', ['install', '--prefer-offline', join(work, pack.filename)], project);
+    await ok('npx sparse-rl setup', 'npx', ['sparse-rl', 'setup'], project, 400_000);
     // the plugin package, from its own folder in the project
     const pluginDir = join(project, 'plugins-src', PLUGIN);
     cpSync(fixture, pluginDir, { recursive: true });
-    ok('npm install ./plugins-src/<plugin>', 'npm', ['install', '--prefer-offline', `./plugins-src/${PLUGIN}`], project);
+    await ok('npm install ./plugins-src/<plugin>', 'npm', ['install', '--prefer-offline', `./plugins-src/${PLUGIN}`], project);
   }, 600_000);
 
   afterAll(() => {
@@ -98,7 +111,7 @@ describe('the packed sparse-rl SDK in an empty project, with a third-party plugi
     if (work && !keep) rmSync(work, { recursive: true, force: true });
   });
 
-  it('the tarball holds the built code, the bridge, the native sources, schemas, configs and docs, and nothing of the development tree', () => {
+  it('the tarball holds the built code, the bridge, the native sources, schemas, configs and docs, and nothing of the development tree', async () => {
     const files = pack.files.map((f) => f.path);
     for (const f of [
       'package.json', 'README.md', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/src/cli/commands/setup.js',
@@ -114,18 +127,18 @@ describe('the packed sparse-rl SDK in an empty project, with a third-party plugi
     console.log(`tarball ${pack.filename}: ${pack.files.length} files, ${(pack.size / 1024).toFixed(0)} KiB packed, ${(pack.unpackedSize / 1024).toFixed(0)} KiB unpacked`);
   });
 
-  it('setup prepared the installed copy and is idempotent', () => {
+  it('setup prepared the installed copy and is idempotent', async () => {
     const installed = join(project, 'node_modules', 'sparse-rl');
     expect(existsSync(join(installed, '.venv', 'bin', 'python'))).toBe(true);
     expect(existsSync(join(installed, 'native', 'build', 'Release', 'sparse_rl_native.node'))).toBe(true);
     expect(existsSync(join(installed, 'schemas', 'sparse-rl.schema.json'))).toBe(true);
     // the plugin's `npm install` kept what setup made; a second setup redoes nothing
-    const again = ok('npx sparse-rl setup (again)', 'npx', ['sparse-rl', 'setup'], project);
+    const again = await ok('npx sparse-rl setup (again)', 'npx', ['sparse-rl', 'setup'], project);
     expect(again).toContain('.venv is up to date');
     expect(again).toContain('native engine is up to date');
   });
 
-  it('the plugin is plain ESM importing only from sparse-rl', () => {
+  it('the plugin is plain ESM importing only from sparse-rl', async () => {
     for (const f of readdirSync(fixture).filter((n) => n.endsWith('.js'))) {
       const specifiers = [...readFileSync(join(fixture, f), 'utf8').matchAll(/^\s*import\s[^'"]*['"]([^'"]+)['"]/gm)].map((m) => m[1]);
       expect(specifiers.length).toBeGreaterThan(0);
@@ -133,7 +146,7 @@ describe('the packed sparse-rl SDK in an empty project, with a third-party plugi
     }
   });
 
-  it('validates and trains Hopper-v5 with the MEST plugin named by package name', () => {
+  it('validates and trains Hopper-v5 with the MEST plugin named by package name', async () => {
     const config = {
       name: 'sdk-mest-hopper',
       seed: 3,
@@ -148,9 +161,9 @@ describe('the packed sparse-rl SDK in an empty project, with a third-party plugi
       plugins: [PLUGIN],
     };
     writeFileSync(join(project, 'config.json'), JSON.stringify(config, null, 2));
-    expect(ok('npx sparse-rl validate', 'npx', ['sparse-rl', 'validate', 'config.json'], project)).toContain('config.json: valid');
+    expect(await ok('npx sparse-rl validate', 'npx', ['sparse-rl', 'validate', 'config.json'], project)).toContain('config.json: valid');
 
-    const out = ok('npx sparse-rl train (Hopper-v5, 2000 steps)', 'npx', ['sparse-rl', 'train', 'config.json', '--run-dir', 'R'], project);
+    const out = await ok('npx sparse-rl train (Hopper-v5, 2000 steps)', 'npx', ['sparse-rl', 'train', 'config.json', '--run-dir', 'R'], project);
     expect(out).toContain('steps 2000');
     const runDir = join(project, 'R');
 
@@ -190,13 +203,13 @@ describe('the packed sparse-rl SDK in an empty project, with a third-party plugi
     expect(last['mest/actor_mask_change']).toBeGreaterThan(0.1);
   });
 
-  it('plugins -p and schema -p show the plugin and its options', () => {
-    const list = ok('npx sparse-rl plugins -p', 'npx', ['sparse-rl', 'plugins', '-p', PLUGIN], project);
+  it('plugins -p and schema -p show the plugin and its options', async () => {
+    const list = await ok('npx sparse-rl plugins -p', 'npx', ['sparse-rl', 'plugins', '-p', PLUGIN], project);
     const line = list.split('\n').find((l) => l.startsWith('sparsifier.mest'));
     expect(line).toBeDefined();
     expect(line).toContain(`[${PLUGIN}@1.2.0:`);
 
-    ok('npx sparse-rl schema -p', 'npx', ['sparse-rl', 'schema', '-p', PLUGIN, '-o', 's.json'], project);
+    await ok('npx sparse-rl schema -p', 'npx', ['sparse-rl', 'schema', '-p', PLUGIN, '-o', 's.json'], project);
     const section = sectionOf(JSON.parse(readFileSync(join(project, 's.json'), 'utf8')), 'mest');
     expect(section).toBeDefined();
     expect(Object.keys(section!.properties)).toEqual(
@@ -204,27 +217,27 @@ describe('the packed sparse-rl SDK in an empty project, with a third-party plugi
     );
   });
 
-  it('the scaffold of the installed CLI passes its own generated test and trains Hopper-v5', () => {
-    ok('npx sparse-rl new sparsifier demo', 'npx', ['sparse-rl', 'new', 'sparsifier', 'demo'], project);
+  it('the scaffold of the installed CLI passes its own generated test and trains Hopper-v5', async () => {
+    await ok('npx sparse-rl new sparsifier demo', 'npx', ['sparse-rl', 'new', 'sparsifier', 'demo'], project);
     const dir = join(project, 'sparse-rl-sparsifier-demo');
     // its test (node --test with sparse-rl/testing) resolves sparse-rl from the project's install
-    const test = exec('npm test (generated plugin)', 'npm', ['test'], dir);
+    const test = await exec('npm test (generated plugin)', 'npm', ['test'], dir);
     expect(test.status, `${test.stdout}\n${test.stderr}`).toBe(0);
     const generated = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     writeFileSync(join(dir, 'short.json'), JSON.stringify({
       ...generated, totalSteps: 1000, agent: { ...generated.agent, learningStarts: 300, hiddenSizes: [64, 64], batchSize: 64 },
       evaluation: { interval: 1000, episodes: 2 }, output: { progress: 'none' },
     }));
-    const out = ok('npx sparse-rl train (generated plugin, 1000 steps)', 'npx', ['sparse-rl', 'train', 'short.json', '--run-dir', 'R'], dir);
+    const out = await ok('npx sparse-rl train (generated plugin, 1000 steps)', 'npx', ['sparse-rl', 'train', 'short.json', '--run-dir', 'R'], dir);
     expect(out).toContain('steps 1000');
     const evals = readJsonl(join(dir, 'R', 'metrics.jsonl')).filter((r) => 'eval/mean_return' in r);
     expect(evals.at(-1)!['sparsity/actor']).toBeCloseTo(generated.sparsifier.actorSparsity, 2);
   });
 
-  it('asking for the tensorflow backend without a working tfjs-node fails naming npm run setup:tfjs-node', () => {
+  it('asking for the tensorflow backend without a working tfjs-node fails naming npm run setup:tfjs-node', async () => {
     const config = JSON.parse(readFileSync(join(project, 'config.json'), 'utf8'));
     writeFileSync(join(project, 'tf.json'), JSON.stringify({ ...config, runtime: { engine: 'tfjs', backend: 'tensorflow' } }));
-    const r = exec('npx sparse-rl train (backend tensorflow)', 'npx', ['sparse-rl', 'train', 'tf.json', '--run-dir', 'R-tf'], project);
+    const r = await exec('npx sparse-rl train (backend tensorflow)', 'npx', ['sparse-rl', 'train', 'tf.json', '--run-dir', 'R-tf'], project);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("tfjs backend 'tensorflow' unavailable");
     expect(r.stderr).toContain('npm run setup:tfjs-node');
