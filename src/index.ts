@@ -68,3 +68,10 @@ export { readSafetensors, type NamedTensor } from './train/safetensors.js';
 // --- utilities -----------------------------------------------------------------------------
 export { Rng, RngStreams, rngStreams } from './util/rng.js';
 export { defaultPython, packageRoot } from './util/paths.js';
+export { loadPolicy, policyModelOf, type LayerStructureHint, type LoadedPolicy, type PolicyLayer, type PolicyModel } from './export/policy-model.js';
+export { layerStorage, sizeReport, formatSizeReport, type LayerStorage, type SizeReport, type StorageKind } from './export/layer-storage.js';
+export { writeOnnxPolicy, loadOnnxPolicy, readOnnxModelInfo, type OnnxPolicy, type WriteOnnxOptions, type WriteOnnxResult } from './export/onnx.js';
+export { writeCPolicy, generateCPolicy } from './export/c-export.js';
+export { compileCPolicy, benchCPolicy, type CompiledCPolicy } from './export/c-runner.js';
+export { writeSparsePolicy, readSparsePolicy, SPARSE_POLICY_FORMAT } from './export/sparse-safetensors.js';
+export { agentPolicy, Evaluator, type EnvPolicy, type EvaluationResult } from './train/evaluator.js';

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import * as evaluate from './commands/eval.js';
+import * as exportPolicy from './commands/export.js';
 import * as newPlugin from './commands/new.js';
 import * as plugins from './commands/plugins.js';
 import * as schema from './commands/schema.js';
@@ -13,6 +14,6 @@ import { sparseRlVersion } from '../util/version.js';
 const program = new Command('sparse-rl')
   .description('Sparse deep reinforcement learning: pluggable sparsifiers and agents, real MuJoCo through a Gymnasium bridge')
   .version(sparseRlVersion());
-for (const command of [setup, validate, train, evaluate, schema, plugins, newPlugin]) command.register(program);
+for (const command of [setup, validate, train, evaluate, exportPolicy, schema, plugins, newPlugin]) command.register(program);
 
 await program.parseAsync(process.argv);

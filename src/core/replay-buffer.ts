@@ -96,7 +96,7 @@ export interface ReplayBuffer {
  * `replay-buffer.safetensors`) and JSON scalars (cursors, counters).
  */
 export interface ReplayBufferSnapshot {
-  readonly arrays: Readonly<Record<string, Float32Array | Uint8Array>>;
+  readonly arrays: Readonly<Record<string, Float32Array | Uint8Array | Uint16Array | Uint32Array>>;
   readonly state: unknown;
 }
 

@@ -73,6 +73,34 @@ function structureHint(config: ExperimentConfig, masked: boolean, index: number)
   return masked ? { kind: 'unstructured' } : { kind: 'dense' };
 }
 
+/**
+ * The `PolicyModel` of an agent's current networks (copies of weights and masks).
+ * @throws Error naming the agent when it cannot describe its policy (`Agent.deterministicPolicy`),
+ *   naming the layer when the network has a layer type other than linear
+ */
+export function policyModelOf(agent: Agent, config: ExperimentConfig, envId: string, observationSpace: Space, actionSpace: BoxSpace, source: PolicyModel['source']): PolicyModel {
+  if (!agent.deterministicPolicy) throw new Error(`agent.${config.agent.type} cannot be exported: it does not implement deterministicPolicy()`);
+  const policy = agent.deterministicPolicy();
+  const net = policy.network;
+  const layers = net.layers.map((l, k): PolicyLayer => {
+    if (l.weight.length !== l.outFeatures * l.inFeatures) throw new Error(`layer ${l.name} of agent.${config.agent.type} is not a linear [out, in] layer; export supports linear layers only`);
+    const mask = l.mask ? Uint8Array.from(l.mask) : null;
+    const weight = Float32Array.from(l.weight);
+    if (mask) for (let i = 0; i < weight.length; i++) if (!mask[i]) weight[i] = 0;
+    return {
+      name: l.name, inFeatures: l.inFeatures, outFeatures: l.outFeatures, weight, bias: Float32Array.from(l.bias), mask,
+      activation: k === net.layers.length - 1 ? net.spec.outputActivation : net.spec.hiddenActivation,
+      structure: structureHint(config, mask !== null, k),
+      activeWeights: mask ? mask.reduce((a, b) => a + b, 0) : weight.length,
+    };
+  });
+  return {
+    envId, observationSize: net.layers[0].inFeatures, actionSize: actionSpace.shape.reduce((a, b) => a * b, 1),
+    observationSpace, actionSpace, layers, outputOffset: policy.outputOffset, squash: policy.squash,
+    actionLow: Float32Array.from(actionSpace.low), actionHigh: Float32Array.from(actionSpace.high), source,
+  };
+}
+
 /** A loaded policy: the engine-free model and the engine's own deterministic `act` (env units) for checks. */
 export interface LoadedPolicy {
   readonly model: PolicyModel;
@@ -103,29 +131,10 @@ export async function loadPolicy(path: string): Promise<LoadedPolicy> {
   try {
     const agent = await run.get<Agent>(Agent);
     const { state } = loadCheckpoint(saved.checkpoint, agent.groups);
-    if (!agent.deterministicPolicy) throw new Error(`agent.${config.agent.type} cannot be exported: it does not implement deterministicPolicy()`);
-    const policy = agent.deterministicPolicy();
-    const net = policy.network;
-    const layers = net.layers.map((l, k): PolicyLayer => {
-      if (l.weight.length !== l.outFeatures * l.inFeatures) throw new Error(`layer ${l.name} of agent.${config.agent.type} is not a linear [out, in] layer; export supports linear layers only`);
-      const mask = l.mask ? Uint8Array.from(l.mask) : null;
-      const weight = Float32Array.from(l.weight);
-      if (mask) for (let i = 0; i < weight.length; i++) if (!mask[i]) weight[i] = 0;
-      return {
-        name: l.name, inFeatures: l.inFeatures, outFeatures: l.outFeatures, weight, bias: Float32Array.from(l.bias), mask,
-        activation: k === net.layers.length - 1 ? net.spec.outputActivation : net.spec.hiddenActivation,
-        structure: structureHint(config, mask !== null, k),
-        activeWeights: mask ? mask.reduce((a, b) => a + b, 0) : weight.length,
-      };
+    const model = policyModelOf(agent, config, env.envId, env.observationSpace, env.actionSpace as BoxSpace, {
+      runDir: saved.runDir, checkpoint: saved.checkpoint, step: state.step, agent: config.agent.type, sparsifier: config.sparsifier.type, name: config.name,
     });
-    const space = env.actionSpace;
-    const scaler = new ActionScaler(space);
-    const model: PolicyModel = {
-      envId: env.envId, observationSize: net.layers[0].inFeatures, actionSize: space.shape.reduce((a, b) => a * b, 1),
-      observationSpace: env.observationSpace, actionSpace: space, layers, outputOffset: policy.outputOffset, squash: policy.squash,
-      actionLow: Float32Array.from(space.low), actionHigh: Float32Array.from(space.high),
-      source: { runDir: saved.runDir, checkpoint: saved.checkpoint, step: state.step, agent: config.agent.type, sparsifier: config.sparsifier.type, name: config.name },
-    };
+    const scaler = new ActionScaler(env.actionSpace as BoxSpace);
     return { model, act: (o, n) => scaler.toEnv(agent.act(o, n, true)), close: () => run.close() };
   } catch (e) {
     await run.close();

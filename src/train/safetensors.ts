@@ -5,10 +5,10 @@ import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
  * header length N, N bytes of UTF-8 JSON `{name: {dtype, shape, data_offsets: [begin, end]}}`
  * plus an optional `__metadata__` (string → string), then the raw little-endian, row-major tensor
  * bytes. Python reads it with `safetensors.numpy.load_file` or plain numpy. sparse-rl reads and
- * writes the dtypes its checkpoints use, F32 and U8.
+ * writes the dtypes its checkpoints and exports use: F32, U8, U16 and U32.
  */
 export interface NamedTensor {
-  readonly data: Float32Array | Uint8Array;
+  readonly data: Float32Array | Uint8Array | Uint16Array | Uint32Array;
   readonly shape: readonly number[];
 }
 
@@ -19,7 +19,8 @@ const DTYPE_BITS: Readonly<Record<string, number>> = {
 };
 
 /** The dtypes sparse-rl reads into typed arrays. */
-const READABLE = ['F32', 'U8'] as const;
+const READABLE = ['F32', 'U8', 'U16', 'U32'] as const;
+const ARRAYS = { F32: Float32Array, U8: Uint8Array, U16: Uint16Array, U32: Uint32Array } as const;
 
 /** The reference's limit on N (`MAX_HEADER_SIZE`, 100,000,000 bytes). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -47,8 +48,8 @@ function encodeHeader(tensors: ReadonlyMap<string, NamedTensor>, metadata: Recor
   let offset = 0;
   for (const [name, t] of tensors) {
     if (name === '__metadata__') throw new Error('safetensors: a tensor cannot be named __metadata__');
-    const dtype = t.data instanceof Float32Array ? 'F32' : t.data instanceof Uint8Array ? 'U8' : null;
-    if (!dtype) throw new Error(`safetensors: tensor ${name} must be a Float32Array or Uint8Array`);
+    const dtype = t.data instanceof Float32Array ? 'F32' : t.data instanceof Uint8Array ? 'U8' : t.data instanceof Uint16Array ? 'U16' : t.data instanceof Uint32Array ? 'U32' : null;
+    if (!dtype) throw new Error(`safetensors: tensor ${name} must be a Float32Array, Uint8Array, Uint16Array or Uint32Array`);
     const elements = t.shape.reduce((a, b) => a * b, 1);
     if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || elements !== t.data.length) {
       throw new Error(`safetensors: tensor ${name} has ${t.data.length} elements, shape [${t.shape.join(', ')}] needs ${elements}`);
@@ -121,7 +122,7 @@ interface Entry {
  *   `MisalignedSlice` for sub-byte dtypes); the last ends exactly at the end of the file
  *   (`MetadataIncompleteBuffer`: trailing bytes, or data past the end).
  *
- * A valid file whose tensors have another dtype than F32 or U8 is rejected as `UnsupportedDtype`.
+ * A valid file whose tensors have another dtype than F32, U8, U16 or U32 is rejected as `UnsupportedDtype`.
  * Only the header is read before validation; each tensor's bytes are then read into their own
  * (aligned) array, so files larger than 2 GiB are fine.
  * @returns the tensors in file order and the metadata (`{}` when absent)
@@ -143,7 +144,7 @@ export function readSafetensors(file: string): { tensors: Map<string, NamedTenso
     const tensors = new Map<string, NamedTensor>();
     for (const e of entries) {
       if (!(READABLE as readonly string[]).includes(e.dtype)) {
-        fail('UnsupportedDtype', `dtype ${e.dtype} is valid safetensors but sparse-rl reads only ${READABLE.join(' and ')}`, e.name);
+        fail('UnsupportedDtype', `dtype ${e.dtype} is valid safetensors but sparse-rl reads only ${READABLE.join(', ')}`, e.name);
       }
     }
     for (const e of entries) {
@@ -153,7 +154,7 @@ export function readSafetensors(file: string): { tensors: Map<string, NamedTenso
       } catch (err) {
         throw new SafetensorsError(file, 'IoError', (err as Error).message, e.name);
       }
-      tensors.set(e.name, { data: e.dtype === 'F32' ? new Float32Array(bytes.buffer) : bytes, shape: e.shape });
+      tensors.set(e.name, { data: new ARRAYS[e.dtype as keyof typeof ARRAYS](bytes.buffer), shape: e.shape });
     }
     return { tensors, metadata };
   } finally {
