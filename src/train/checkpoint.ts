@@ -4,7 +4,7 @@ import type { EnvironmentSnapshot } from '../core/environment.js';
 import type { NetworkGroup } from '../core/network-group.js';
 import type { ReplayBufferSnapshot } from '../core/replay-buffer.js';
 import type { Mlp } from '../nn/engine.js';
-import { RunWriteError } from './run-directory.js';
+import { RunWriteError, writeFileAtomic } from './run-directory.js';
 import { readSafetensors, writeSafetensors, type NamedTensor } from './safetensors.js';
 
 /**
@@ -116,14 +116,7 @@ export function saveCheckpoint(root: string, groups: readonly NetworkGroup[], st
     rmSync(tmp, { recursive: true, force: true });
     throw e instanceof RunWriteError ? e : new RunWriteError(final, e);
   }
-  const pointer = join(root, 'latest');
-  try {
-    writeFileSync(`${pointer}.tmp`, name);
-    renameSync(`${pointer}.tmp`, pointer);
-  } catch (e) {
-    rmSync(`${pointer}.tmp`, { force: true });
-    throw new RunWriteError(pointer, e);
-  }
+  writeFileAtomic(join(root, 'latest'), name);
   const all = readdirSync(root).filter((f) => STEP_FOLDER.test(f)).sort();
   for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(join(root, old), { recursive: true, force: true });
   return final;
