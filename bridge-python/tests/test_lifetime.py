@@ -11,6 +11,7 @@ import time
 
 import zmq
 
+from sparse_rl_bridge import CAPABILITIES, PROTOCOL_VERSION
 from sparse_rl_bridge import protocol as P
 
 from conftest import SRC, wait_gone
@@ -32,7 +33,7 @@ MIDDLE = (
     "env = dict(os.environ, SPARSE_RL_BRIDGE_TOKEN='t', PYTHONPATH=sys.argv[1])\n"
     "p = subprocess.Popen([sys.executable, '-m', 'sparse_rl_bridge', '--connect', 'ipc://' + d + '/s',\n"
     "                      '--parent-pid', str(os.getpid()), '--cleanup-ipc'], env=env)\n"
-    "s.send_multipart([sys.argv[3].encode()])  # a PING: its reply says the bridge is serving\n"
+    "s.send_multipart([sys.argv[3].encode()])  # a PING: its reply (an ERROR before HELLO) says the bridge is serving\n"
     "s.poll(60000) and s.recv_multipart()\n"
     "print(p.pid, flush=True)\n"
     "time.sleep(120)\n"
@@ -78,10 +79,17 @@ def test_close_and_sigterm_remove_the_socket_folder(tmp_path):
         )
         try:
             sock.send_multipart(P.encode(P.PING, 1))
-            assert sock.poll(60_000), "no PONG"
-            assert P.decode(sock.recv_multipart()).type == P.PONG
+            assert sock.poll(60_000), "no reply to PING"
+            r = P.decode(sock.recv_multipart())  # before HELLO only HELLO is answered: an ERROR
+            assert r.type == P.ERROR and r.header["message"] == "no environment: send HELLO first"
+            sock.send_multipart(P.encode(P.HELLO, 2, {"token": "t", "env_id": "InvertedPendulum-v5", "num_envs": 1,
+                                                      "protocol": PROTOCOL_VERSION, "capabilities": list(CAPABILITIES)}))
+            assert sock.poll(60_000), "no WELCOME"
+            assert P.decode(sock.recv_multipart()).type == P.WELCOME
+            sock.send_multipart(P.encode(P.PING, 3))
+            assert sock.poll(30_000) and P.decode(sock.recv_multipart()).type == P.PONG
             if how == "close":
-                sock.send_multipart(P.encode(P.CLOSE, 2))
+                sock.send_multipart(P.encode(P.CLOSE, 4))
                 assert sock.poll(30_000)
                 sock.recv_multipart()
                 assert proc.wait(15) == 0

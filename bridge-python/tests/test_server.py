@@ -112,8 +112,10 @@ def test_unknown_env_id_returns_gymnasiums_message_and_server_stays_up(bridge):
     assert r.header["exception_type"] == "gymnasium.error.NameNotFound"
     assert r.header["message"] == "Environment `NoSuchEnv` doesn't exist."
     assert "Traceback" in r.header["traceback"]
-    assert bridge.request(P.PING).type == P.PONG
+    r = bridge.request(P.PING)  # still no session: only HELLO is answered, PING gets an ERROR
+    assert r.type == P.ERROR and r.header["message"] == "no environment: send HELLO first"
     assert bridge.hello("InvertedPendulum-v5").type == P.WELCOME
+    assert bridge.request(P.PING).type == P.PONG
 
 
 def test_requests_before_hello_and_unknown_types(bridge):

@@ -34,7 +34,7 @@ export type { SacOptions } from './sac-options.js';
 export class SacAgent implements Agent {
   readonly groups: readonly NetworkGroup[];
   readonly learningStarts: number;
-  readonly costModel: AgentCostModel;
+  private readonly baseCost: AgentCostModel;
   private readonly actor: Mlp;
   private readonly critics: readonly [Mlp, Mlp];
   private readonly criticTargets: readonly [Mlp, Mlp];
@@ -84,7 +84,20 @@ export class SacAgent implements Agent {
     this.criticInput = new Float32Array(b * (this.obsDim + this.actDim));
     this.targetQ = new Float32Array(b);
     this.gradQ = new Float32Array(b);
-    this.costModel = { batchSize: b, actorUpdateInterval: options.actorUpdateInterval, criticsInActorLoss: 2, targetActor: false };
+    this.baseCost = { batchSize: b, actorUpdateInterval: options.actorUpdateInterval, criticsInActorLoss: 2, targetActor: false };
+  }
+
+  /**
+   * @inheritdoc What the **next** gradient iteration computes, for `flops/*` (`src/sparse/flops.ts`):
+   * B, actor every `actorUpdateInterval`, both critics in the actor loss, the online actor for the
+   * next action, and `nextActionPasses` = the n of that iteration's TD target (RLx2 [R-code]
+   * `SAC.train` samples a' at each of the n next states: n actor forwards per sample once the
+   * n-step target is on, 1 before `nStep.delayIterations`).
+   */
+  get costModel(): AgentCostModel & { readonly nextActionPasses: number } {
+    const ns = this.options.nStep;
+    const n = ns.n > 1 && this.iterations + 1 >= ns.delayIterations ? ns.n : 1;
+    return { ...this.baseCost, nextActionPasses: n };
   }
 
   /** Current entropy coefficient α. */

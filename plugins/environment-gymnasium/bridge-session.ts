@@ -135,6 +135,7 @@ export async function openSession(options: BridgeSessionOptions, numEnvs: number
       helloFields({ token, envId: options.envId, kwargs, numEnvs, seed, vectorization: options.vectorization, video: options.video }),
     );
     const welcome = parseWelcome(reply.header);
+    conn.session = welcome.session ?? null;
     if (welcome.numEnvs !== numEnvs) throw new EnvironmentError(`bridge created ${welcome.numEnvs} envs, asked for ${numEnvs}`);
     if (options.video && !welcome.capabilities.includes('render.video')) {
       throw new EnvironmentError(`The Gymnasium bridge (protocol ${welcome.protocol}) cannot record videos (no 'render.video' capability; needs protocol >= 1.2).`);

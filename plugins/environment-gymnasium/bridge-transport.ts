@@ -79,7 +79,9 @@ export interface CurveKeys {
 
 /**
  * Connects a REQ socket to a remote bridge (`sparse-rl-bridge serve`), with CURVE when `keys`
- * are given.
+ * are given. Each call is a new connection, and so a session of its own on the server (the
+ * server binds a session to the connection whose HELLO opened it): the training and the
+ * evaluation environments never share one. IPv6 is enabled for a `tcp://[addr]:port` endpoint.
  * @throws EnvironmentError when the endpoint is rejected (the socket is closed).
  */
 export function connectRemoteSocket(endpoint: string, keys: CurveKeys | undefined): zmq.Request {
@@ -90,7 +92,7 @@ export function connectRemoteSocket(endpoint: string, keys: CurveKeys | undefine
     curve.curvePublicKey = pair.publicKey;
     curve.curveSecretKey = pair.secretKey;
   }
-  const socket = new zmq.Request({ linger: 0, ...curve });
+  const socket = new zmq.Request({ linger: 0, ...(endpoint.startsWith('tcp://[') ? { ipv6: true } : {}), ...curve });
   try {
     socket.connect(endpoint);
   } catch (e) {
@@ -115,9 +117,11 @@ export class BridgeConnection {
   /** Supervisor of the spawned child; null for a remote bridge. */
   private readonly proc: BridgeProcess | null;
   private readonly exited: Promise<void>;
-  /** `pid N` of the child, or the remote endpoint. */
+  /** Session number on a remote `sparse-rl-bridge serve` (from WELCOME), once handshaken. */
+  session: number | null = null;
+  /** `pid N` of the child, or the remote endpoint (and session). */
   private get who(): string {
-    return this.child ? `pid ${this.child.pid}` : `remote ${this.remoteEndpoint}`;
+    return this.child ? `pid ${this.child.pid}` : `remote ${this.remoteEndpoint}${this.session !== null ? ` session ${this.session}` : ''}`;
   }
 
   constructor(

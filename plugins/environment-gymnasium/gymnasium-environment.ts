@@ -141,6 +141,16 @@ export class GymnasiumEnvironment implements Environment {
     return this.conn.child.pid!;
   }
 
+  /**
+   * The session number of this environment on a remote `sparse-rl-bridge serve` (each
+   * environment, e.g. the training and the evaluation env of a run, opens its own connection and
+   * so its own session, with its own envs); null for a spawned bridge. Changes when a remote
+   * bridge is reconnected (`restartOnCrash`).
+   */
+  get session(): number | null {
+    return this.conn.session;
+  }
+
   /** How many times the bridge was restarted after a crash (`restartOnCrash`). */
   get restarts(): number {
     return this.restartCount;

@@ -1,8 +1,8 @@
 /**
- * Wire format of the sparse-rl Gymnasium bridge, protocol version 1.2 (TypeScript side).
+ * Wire format of the sparse-rl Gymnasium bridge, protocol version 1.3 (TypeScript side).
  *
  * A message is a ZeroMQ multipart message. Frame 0 is a UTF-8 JSON header
- * `{ "v": "1.2", "type": ..., "seq": int, ... }`; when the message carries arrays the header lists
+ * `{ "v": "1.3", "type": ..., "seq": int, ... }`; when the message carries arrays the header lists
  * them in `"arrays": [{ "name", "dtype", "shape" }]` and every further frame holds the raw bytes of
  * one array (little-endian, C-contiguous), in that order. Headers use snake_case; this module is
  * the only place where they are mapped to and from the camelCase TypeScript types.
@@ -19,9 +19,10 @@ import type { EnvironmentSnapshot, EpisodeStatistics, Space, StepResult } from '
 /**
  * Protocol version spoken by this client. Semver: a bridge of another major is refused at the
  * handshake (the error names both versions); another minor is used with the common
- * {@link CAPABILITIES} and a warning.
+ * {@link CAPABILITIES} and a warning. 1.3: `sparse-rl-bridge serve` keeps one session per client
+ * connection (WELCOME `session`), and a bridge answers nothing but HELLO before HELLO.
  */
-export const PROTOCOL_VERSION = '1.2';
+export const PROTOCOL_VERSION = '1.3';
 
 /**
  * Optional features this client understands (HELLO lists them; WELCOME answers the common ones):
@@ -247,6 +248,11 @@ export interface Welcome {
   /** Capabilities used for this session (known to both sides). */
   readonly capabilities: readonly string[];
   readonly vectorization: Vectorization;
+  /**
+   * Number of this connection's session on a `sparse-rl-bridge serve` (1.3; named in the server's
+   * log lines); absent for a spawned bridge.
+   */
+  readonly session?: number;
 }
 
 /** Fields of ERROR. */
@@ -371,6 +377,7 @@ export function parseWelcome(h: WireHeader): Welcome {
     spec: { id: String(spec.id), maxEpisodeSteps: typeof spec.max_episode_steps === 'number' ? spec.max_episode_steps : null },
     numEnvs: h.num_envs,
     autoresetMode: 'same-step',
+    ...(Number.isInteger(h.session) ? { session: h.session as number } : {}),
   };
 }
 

@@ -4,8 +4,10 @@ import * as evaluate from './commands/eval.js';
 import * as exportPolicy from './commands/export.js';
 import * as newPlugin from './commands/new.js';
 import * as plugins from './commands/plugins.js';
+import * as report from './commands/report.js';
 import * as schema from './commands/schema.js';
 import * as setup from './commands/setup.js';
+import * as sweep from './commands/sweep.js';
 import * as train from './commands/train.js';
 import * as validate from './commands/validate.js';
 import { sparseRlVersion } from '../util/version.js';
@@ -14,6 +16,6 @@ import { sparseRlVersion } from '../util/version.js';
 const program = new Command('sparse-rl')
   .description('Sparse deep reinforcement learning: pluggable sparsifiers and agents, real MuJoCo through a Gymnasium bridge')
   .version(sparseRlVersion());
-for (const command of [setup, validate, train, evaluate, exportPolicy, schema, plugins, newPlugin]) command.register(program);
+for (const command of [setup, validate, train, sweep, evaluate, exportPolicy, schema, plugins, newPlugin, report]) command.register(program);
 
 await program.parseAsync(process.argv);

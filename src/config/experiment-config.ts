@@ -1,3 +1,5 @@
+import type { EvaluationReseed } from '../train/evaluator.js';
+
 /**
  * The validated experiment config (defaults applied, frozen). Mirrors
  * `schemas/experiment.schema.json`; plugin sections carry their plugin's own options.
@@ -10,6 +12,7 @@ export interface PluginSection {
 export interface ExperimentConfig {
   readonly $schema?: string;
   readonly name: string;
+  readonly description?: string;
   readonly seed: number;
   readonly totalSteps: number;
   readonly environment: PluginSection;
@@ -17,7 +20,7 @@ export interface ExperimentConfig {
   readonly sparsifier: PluginSection;
   readonly replayBuffer: PluginSection;
   readonly loggers: readonly PluginSection[];
-  readonly evaluation: { readonly interval: number; readonly episodes: number; readonly seedOffset: number };
+  readonly evaluation: { readonly interval: number; readonly episodes: number; readonly seedOffset: number; readonly reseed: EvaluationReseed; readonly atStart: boolean };
   readonly checkpoint: { readonly interval: number; readonly keep: number; readonly replayBuffer: boolean };
   readonly runtime: {
     readonly engine: 'auto' | 'native' | 'tfjs';

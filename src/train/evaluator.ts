@@ -25,9 +25,16 @@ export function agentPolicy(agent: Agent, scaler: ActionScaler): EnvPolicy {
 }
 
 /**
+ * When the evaluation env is reset with the evaluation seed: `every` evaluation (so every
+ * evaluation plays the same `episodes` start states, as Fujimoto's TD3 `eval_policy`, RLx2 and
+ * DS-TD3 do by re-creating the env with seed + 100 each time), or only the `first` one (later
+ * evaluations continue the env's episode stream).
+ */
+export type EvaluationReseed = 'every' | 'first';
+
+/**
  * Evaluates a deterministic policy on the run's evaluation environment (one env, its own
- * process): `episodes` complete episodes per call. The env is seeded (`seed`) at the first
- * evaluation only; later ones continue its episode stream.
+ * process): `episodes` complete episodes per call, the env reset with `seed` per `reseed`.
  */
 export class Evaluator {
   private count = 0;
@@ -38,6 +45,7 @@ export class Evaluator {
     private readonly policy: EnvPolicy,
     private readonly episodes: number,
     private readonly seed: number,
+    private readonly reseedAt: EvaluationReseed = 'every',
   ) {}
 
   /** Evaluations done so far. */
@@ -47,7 +55,8 @@ export class Evaluator {
 
   /**
    * Continues a resumed run after `evaluations` evaluations; `envRestored` false (the eval env's
-   * state could not be restored) seeds the next evaluation's reset again with `seed`.
+   * state could not be restored) seeds the next evaluation's reset again with `seed` (which
+   * `reseed: 'every'` does anyway).
    */
   continueAfter(evaluations: number, envRestored: boolean): void {
     this.count = evaluations;
@@ -56,7 +65,7 @@ export class Evaluator {
 
   /** Runs `episodes` episodes. @throws EnvironmentError when the environment fails */
   async evaluate(): Promise<EvaluationResult> {
-    let o = await this.env.reset(this.count === 0 || this.reseed ? this.seed : undefined);
+    let o = await this.env.reset(this.reseedAt === 'every' || this.count === 0 || this.reseed ? this.seed : undefined);
     this.reseed = false;
     const returns: number[] = [];
     const lengths: number[] = [];

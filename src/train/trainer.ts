@@ -71,8 +71,9 @@ interface TrainerState {
  * The training loop (docs/architecture.md §5): the run's services come from `run` (its
  * container); the `Rollout` collects one vector-env step at a time (warm-up with uniform random
  * actions for the agent's `learningStarts` env steps, then exploration), one gradient update
- * per env step, the `Evaluator` every `evaluation.interval` steps on a separate env seeded
- * `seed + seedOffset` (deterministic policy), checkpoints, metrics.
+ * per env step, the `Evaluator` at step 0 (`evaluation.atStart`) and every `evaluation.interval`
+ * steps on a separate env reset with `seed + seedOffset` at every evaluation (`evaluation.reseed`;
+ * deterministic policy), checkpoints, metrics.
  *
  * Run directory (`RunDirectory`): `config.json` (validated, defaults applied), `metadata.json`
  * (versions, engine, seeds, plugins, git commit, status, error, resumes, restarts),
@@ -197,7 +198,7 @@ export async function train(run: RunContainer, options: TrainOptions = {}): Prom
     const costMetrics = () => ({ ...(agent!.costModel ? flopsMetrics(agent!.groups, agent!.costModel, sparsifier!) : {}), ...compression!.metrics() });
     const streams = await run.get<RngStreams>(RngStreams);
     rollout = new Rollout(env, agent, buffer, scaler, streams.stream('warmup'), config.runtime.overlapEnvStep);
-    evaluator = new Evaluator(evalEnv, agentPolicy(agent, scaler), config.evaluation.episodes, config.seed + config.evaluation.seedOffset);
+    evaluator = new Evaluator(evalEnv, agentPolicy(agent, scaler), config.evaluation.episodes, config.seed + config.evaluation.seedOffset, config.evaluation.reseed);
     metadata.status = 'running';
     dir.saveMetadata();
     if (config.output.progress !== 'none') {
@@ -262,11 +263,14 @@ export async function train(run: RunContainer, options: TrainOptions = {}): Prom
     let tickStep = step;
     let sps = 0;
 
-    const evaluate = async () => {
+    /** One evaluation at `step`; `feed` passes its return to the sparsifier and contributions (not the step-0 one of the untrained policy). */
+    const evaluate = async (feed = true) => {
       const r = await evaluator!.evaluate();
       lastEvalReturn = r.meanReturn;
-      sparsifier!.onEvaluation(r.meanReturn, step);
-      for (const c of contributions) c.onEvaluation?.(r.meanReturn, step);
+      if (feed) {
+        sparsifier!.onEvaluation(r.meanReturn, step);
+        for (const c of contributions) c.onEvaluation?.(r.meanReturn, step);
+      }
       const sp = sparsifier!.metrics(agent!.groups);
       sparsityNow = sp['sparsity/total'] ?? 0;
       log(step, { 'eval/mean_return': r.meanReturn, 'eval/std_return': r.stdReturn, ...sp, ...costMetrics() });
@@ -282,6 +286,7 @@ export async function train(run: RunContainer, options: TrainOptions = {}): Prom
       }
       compression!.record(n);
     };
+    if (!resumeFrom && config.evaluation.atStart) await evaluate(false);
     while (step < config.totalSteps && !stopSignal) {
       const { updated, episodes } = await rollout.step(step, update);
       for (const ep of episodes) {

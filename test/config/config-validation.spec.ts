@@ -72,7 +72,7 @@ describe('config validation', () => {
     expect(config!.agent).toMatchObject({ type: 'td3', batchSize: 256, gamma: 0.99, tau: 0.005, policyNoise: 0.2, noiseClip: 0.5, policyDelay: 2, explorationNoise: 0.1, learningStarts: 25000, hiddenSizes: [256, 256] });
     expect(config!.replayBuffer).toEqual({ type: 'uniform', capacity: 1000000 });
     expect(config!.sparsifier).toMatchObject({ sparsityDistribution: 'erdos-renyi-kernel', maskInit: 'random' });
-    expect(config!.evaluation).toEqual({ interval: 5000, episodes: 10, seedOffset: 100 });
+    expect(config!.evaluation).toEqual({ interval: 5000, episodes: 10, seedOffset: 100, reseed: 'every', atStart: true });
     expect(config!.runtime).toEqual({ engine: 'auto', backend: 'auto', threads: 2, overlapEnvStep: true });
     expect(Object.isFrozen(config!.agent)).toBe(true);
     expect(raw.agent).toEqual({ type: 'td3' });

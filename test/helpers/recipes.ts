@@ -19,6 +19,9 @@ export const methodRecipes: [string, Json][] = [
   ['set-td3', riglTiny],
   ['static-erk-td3', {}],
   ['dense-td3', {}],
+  // Sokar et al.'s Static-TD3 (SET sparsifier that never adapts) and DS-SAC (hard target update every 100 here)
+  ['sokar-static-td3', {}],
+  ['ds-sac', { agent: { targetUpdateInterval: 100 }, sparsifier: { interval: 50 } }],
 ];
 
 /** Every structured / pruning recipe in configs/ [file, overrides]: mask updates / pruning points happen inside 300 iterations. */
@@ -30,7 +33,10 @@ export const structuredRecipes: [string, Json][] = [
   ['rnm-td3/ant-v5-1of4.json', { sparsifier: { maskInterval: 50, targetMode: 'own' } }],
   ['rnm-td3/ant-v5-1of8.json', { sparsifier: { maskInterval: 50, gradMode: 'srste', targetMode: 'own' } }],
   ['gradual-pruning/halfcheetah-v5.json', { sparsifier: { startStep: 50, endStep: 250, pruningInterval: 50 } }],
+  // Graesser et al.'s window with these overrides is the pre-GST-baseline recipe (same trace as before that change)
+  ['gradual-pruning/halfcheetah-v5-graesser.json', { sparsifier: { startStep: 50, endStep: 250, pruningInterval: 50 } }],
   ['gradual-pruning/humanoid-v5.json', { sparsifier: { startStep: 50, endStep: 250, pruningInterval: 50, mode: 'iterative' } }],
+  ['gradual-pruning/humanoid-v5-graesser.json', { sparsifier: { startStep: 50, endStep: 250, pruningInterval: 50, mode: 'iterative' } }],
   // evaluations every 100 steps feed the reward-aware controller; topology points every 50 updates
   ['gst/halfcheetah-v5.json', { evaluation: { interval: 100 }, sparsifier: { warmup: 0, pruneInterval: 50, increase: 0.2 } }],
   ['gst/humanoid-v5.json', { sparsifier: { controller: 'linear-ramp', warmup: 0, rampEnd: 250, pruneInterval: 50 } }],

@@ -8,16 +8,20 @@ in ``schemas/bridge-protocol.schema.json``.
 Modules: ``protocol`` (wire encoding), ``spaces`` (space descriptions and the flat layout),
 ``vector_env`` (the sync / async vector environments and STEP action validation), ``env_state``
 (the GET_STATE / SET_STATE payload), ``video`` (render-mode policy, offscreen video), ``server``
-(the protocol state machine, ``BridgeServer``), ``serve`` (the socket loop, ``serve()``),
+(the protocol state machine of one session, ``BridgeServer``), ``serve`` (the socket loops,
+``serve()``: one session over a REP socket when spawned, many sessions over a ROUTER socket in
+``sparse-rl-bridge serve``),
 ``errors`` (request errors), ``ipc_dir`` (socket folder clean-up), ``__main__`` (command line).
 """
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 #: Version of the wire protocol spoken by this bridge (``"major.minor"``). Semver rule: peers
 #: with another major number are refused at HELLO (the ERROR names both versions); peers with
 #: another minor number are served with the capabilities both sides know (a warning is logged).
-PROTOCOL_VERSION = "1.2"
+#: 1.3: ``serve`` keeps one session per client connection (WELCOME ``session``), and nothing but
+#: HELLO is answered before HELLO (PING and CLOSE included).
+PROTOCOL_VERSION = "1.3"
 
 #: Optional protocol features of this bridge. HELLO lists the client's; WELCOME answers with the
 #: intersection, and only those are used for the session. A 1.0 peer sends none.

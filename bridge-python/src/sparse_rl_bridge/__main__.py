@@ -2,19 +2,26 @@
 
 - ``python -m sparse_rl_bridge --connect tcp://127.0.0.1:PORT``: what the trainer spawns.
 - ``sparse-rl-bridge serve --bind tcp://0.0.0.0:PORT --curve-secret-key server.key_secret
-  [--curve-client-keys DIR]``: a long-running remote bridge (token from
-  ``$SPARSE_RL_BRIDGE_TOKEN`` or ``--token-file``).
+  [--curve-client-keys DIR]``: a long-running remote bridge serving many clients, one session
+  per client connection (token from ``$SPARSE_RL_BRIDGE_TOKEN`` or ``--token-file``).
 - ``sparse-rl-bridge keygen --dir DIR [--name NAME]``: writes a CURVE key pair
   ``DIR/NAME.key`` (public) and ``DIR/NAME.key_secret`` (secret, mode 0600).
 
 The client's secret is read from the environment variable ``SPARSE_RL_BRIDGE_TOKEN`` (never from
 the command line, where other users could read it) and removed from the environment at once.
 
+The bridge never imports from its working directory: ``python -m`` puts the working directory
+first on ``sys.path``, and an env id ``module:Env-v0`` imports ``module``; :func:`main` removes
+that entry (and ``''``) at start-up, so modules come only from ``PYTHONPATH`` and the installed
+packages (:func:`drop_cwd_from_sys_path`).
+
 Exit codes: 0 after CLOSE; 2 after a protocol major mismatch at HELLO;
 3 when a required Python module is missing (the last stderr line then reads
 ``SPARSE_RL_BRIDGE_MISSING_MODULES=<comma-separated import names>``); 4 when the parent process
 died; 5 after the idle timeout; 64 for bad command line usage; 143 after a SIGTERM while the
-parent lives.
+parent lives. ``serve`` runs until SIGTERM (143, after closing every session's envs) or SIGINT
+(130); with ``--once`` it exits when a session has ended and no other is open, with 0 (CLOSE),
+2 (protocol major mismatch), 4 (its client disconnected) or 5 (idle timeout).
 
 With ``--cleanup-ipc`` (what the trainer passes for its private ``ipc://`` socket), the bridge
 removes the socket file and its folder on every exit, including its parent's death (SIGKILL of
@@ -24,6 +31,7 @@ the Node process included): see :mod:`.serve`.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import signal
 import sys
@@ -36,6 +44,33 @@ from .ipc_dir import remove_ipc_socket
 REQUIRED_MODULES = (("numpy", "numpy"), ("zmq", "pyzmq"), ("gymnasium", "gymnasium"))
 
 TOKEN_ENV = "SPARSE_RL_BRIDGE_TOKEN"
+
+
+def drop_cwd_from_sys_path(path=None, cwd: Optional[str] = None, pythonpath: Optional[str] = None) -> list:
+    """Removes the working directory from ``path`` (default ``sys.path``, edited in place):
+    every ``''`` entry and every entry naming ``cwd`` (default ``os.getcwd()``), unless that
+    directory is named explicitly in ``pythonpath`` (default ``$PYTHONPATH``; empty entries
+    there do not count).
+
+    :returns: the removed entries.
+    """
+    path = sys.path if path is None else path
+    try:
+        here = os.path.realpath(cwd if cwd is not None else os.getcwd())
+    except OSError:  # the working directory was removed
+        here = None
+    explicit = set()
+    for entry in (os.environ.get("PYTHONPATH", "") if pythonpath is None else pythonpath).split(os.pathsep):
+        if entry:
+            explicit.add(os.path.realpath(entry))
+    removed = []
+    for entry in list(path):
+        if not isinstance(entry, str):
+            continue
+        if entry == "" or (here is not None and os.path.realpath(entry) == here and here not in explicit):
+            path.remove(entry)
+            removed.append(entry)
+    return removed
 
 
 def missing_modules():
@@ -113,15 +148,20 @@ def _parser() -> argparse.ArgumentParser:
 def _serve_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sparse-rl-bridge serve",
-        description="Serve Gymnasium environments to remote sparse-rl clients (one session at a time).",
+        description=(
+            "Serve Gymnasium environments to remote sparse-rl clients: one session per client "
+            "connection, each with its own envs; every request is accepted only from the connection "
+            "whose HELLO carried the token."
+        ),
     )
-    p.add_argument("--bind", required=True, help="endpoint to bind, e.g. tcp://0.0.0.0:5555 (default loopback is safer: tcp://127.0.0.1:5555)")
+    p.add_argument("--bind", required=True, help="endpoint to bind, e.g. tcp://0.0.0.0:5555 or tcp://[::]:5555 (loopback is safer: tcp://127.0.0.1:5555, tcp://[::1]:5555)")
     p.add_argument("--curve-secret-key", help="CURVE key pair file (NAME.key_secret from `keygen`); encrypts and authenticates the server")
     p.add_argument("--curve-client-keys", help="directory of allowed client public keys (*.key); default: any CURVE client (the token still applies)")
     p.add_argument("--token-file", help="file holding the client token (default: $SPARSE_RL_BRIDGE_TOKEN)")
     p.add_argument("--insecure", action="store_true", help="allow a non-loopback --bind without CURVE (traffic in clear text)")
-    p.add_argument("--idle-timeout", type=float, default=0.0, help="end a session after this many seconds without a request (0 = never)")
-    p.add_argument("--once", action="store_true", help="exit after the first session ends")
+    p.add_argument("--idle-timeout", type=float, default=0.0, help="end a session after this many seconds without a request of its own (0 = never)")
+    p.add_argument("--max-sessions", type=int, default=16, help="most sessions open at once (default 16); a further HELLO gets an ERROR")
+    p.add_argument("--once", action="store_true", help="exit once a session has ended and no other is open")
     return p
 
 
@@ -143,9 +183,25 @@ def keygen(argv) -> int:
     return 0
 
 
-def _is_loopback(endpoint: str) -> bool:
-    host = endpoint.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
-    return endpoint.startswith(("ipc://", "inproc://")) or host in ("127.0.0.1", "localhost", "::1")
+def is_loopback(endpoint: str) -> bool:
+    """Whether binding ``endpoint`` exposes nothing beyond this machine: ``ipc://`` and
+    ``inproc://``, and ``tcp://HOST:PORT`` where HOST is ``localhost`` or a loopback address
+    (``ipaddress``' ``is_loopback``: 127.0.0.0/8 and ::1, IPv6 in brackets, e.g.
+    ``tcp://[::1]:5555``). Wildcards (``*``, ``0.0.0.0``), interface names and other host names
+    are not loopback."""
+    if endpoint.startswith(("ipc://", "inproc://")):
+        return True
+    if not endpoint.startswith("tcp://"):
+        return False
+    host = endpoint[len("tcp://"):].rsplit(":", 1)[0]
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def serve_main(argv) -> int:
@@ -159,8 +215,17 @@ def serve_main(argv) -> int:
     if not token:
         print(f"sparse-rl-bridge: no token (set ${TOKEN_ENV} or --token-file); refusing to serve", file=sys.stderr)
         return 64
-    if not _is_loopback(args.bind) and not args.curve_secret_key and not args.insecure:
-        print("sparse-rl-bridge: refusing a non-loopback --bind without CURVE (--curve-secret-key) or --insecure", file=sys.stderr)
+    if not is_loopback(args.bind) and not args.curve_secret_key and not args.insecure:
+        print(f"sparse-rl-bridge: refusing the non-loopback --bind {args.bind} without CURVE (--curve-secret-key) or --insecure", file=sys.stderr)
+        return 64
+    if args.curve_client_keys and not args.curve_secret_key:
+        print("sparse-rl-bridge: --curve-client-keys needs --curve-secret-key (CURVE)", file=sys.stderr)
+        return 64
+    if args.curve_client_keys and not (os.path.isdir(args.curve_client_keys) and any(f.endswith(".key") for f in os.listdir(args.curve_client_keys))):
+        print(f"sparse-rl-bridge: --curve-client-keys {args.curve_client_keys} is not a folder of client public keys (*.key)", file=sys.stderr)
+        return 64
+    if args.max_sessions < 1:
+        print(f"sparse-rl-bridge: --max-sessions must be >= 1, got {args.max_sessions}", file=sys.stderr)
         return 64
     missing = missing_modules()
     if missing:
@@ -176,11 +241,13 @@ def serve_main(argv) -> int:
         curve_secret_key_file=args.curve_secret_key,
         curve_client_keys_dir=args.curve_client_keys,
         once=args.once,
+        max_sessions=args.max_sessions,
     )
 
 
 def main(argv=None) -> int:
     """Runs the bridge; returns (and, as a console script, exits with) the exit code above."""
+    drop_cwd_from_sys_path()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "keygen":
         return keygen(argv[1:])

@@ -1,7 +1,7 @@
 """Wire format of the sparse-rl bridge protocol (version 1.x).
 
 A message is a ZeroMQ multipart message. Frame 0 is a UTF-8 JSON object (the *header*)
-``{"v": "1.2", "type": ..., "seq": int, ...}``. When the message carries arrays, the header
+``{"v": "1.3", "type": ..., "seq": int, ...}``. When the message carries arrays, the header
 lists them in ``"arrays": [{"name", "dtype", "shape"}, ...]`` and each following frame holds the
 raw bytes of one array, little-endian and C-contiguous, in the same order. JSON never contains
 arrays of numeric data, pickle is never used and nothing is evaluated.

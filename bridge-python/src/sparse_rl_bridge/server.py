@@ -1,14 +1,16 @@
-"""The bridge server: a ZeroMQ REP socket serving one Gymnasium vector environment.
+"""The protocol state machine of one bridge session: :class:`BridgeServer`.
 
 The TypeScript client binds a loopback endpoint and spawns ``python -m sparse_rl_bridge
---connect <endpoint>``; this server connects, authenticates the client's HELLO with the token
+--connect <endpoint>``; the bridge connects, authenticates the client's HELLO with the token
 from ``SPARSE_RL_BRIDGE_TOKEN``, and then answers RESET / STEP / PING / CLOSE requests strictly
-one at a time (and, with the ``state.snapshot`` capability, GET_STATE / SET_STATE). See
-``bridge-python/README.md`` for the protocol.
+one at a time (and, with the ``state.snapshot`` capability, GET_STATE / SET_STATE). Nothing but
+HELLO is answered before the HELLO was accepted (every other request gets an ERROR). In server
+mode (``sparse-rl-bridge serve``) there is one :class:`BridgeServer` per session, i.e. per client
+connection (see :mod:`.serve`). See ``bridge-python/README.md`` for the protocol.
 
-This module holds the protocol state machine (:class:`BridgeServer`); the vector environments
-it serves are in :mod:`.vector_env` (same-step autoreset semantics are described there) and the
-socket loop, :func:`~sparse_rl_bridge.serve.serve`, is in :mod:`.serve`.
+The vector environments a session serves are in :mod:`.vector_env` (same-step autoreset
+semantics are described there) and the socket loops, :func:`~sparse_rl_bridge.serve.serve`, are
+in :mod:`.serve`.
 """
 
 from __future__ import annotations
@@ -96,18 +98,27 @@ MAX_NUM_ENVS = 1024
 
 
 class BridgeServer:
-    """Protocol state machine: turns one decoded request into one reply.
+    """Protocol state machine of one session: turns one decoded request into one reply.
+
+    Before a HELLO with the right token has created the environment, every request but HELLO
+    gets an ERROR (``no environment: send HELLO first``), PING and CLOSE included.
 
     :param token: the secret the client must present in HELLO.
     :param log: text stream for diagnostics (stderr).
-    :param rehello: accept a HELLO with the right token while an environment exists (it
-        replaces the session); used by ``serve --bind``, where a client may vanish mid-session.
+    :param session: the session number given out by ``sparse-rl-bridge serve`` (sent in WELCOME
+        as ``session`` and named in the log lines); None for a spawned bridge.
+    :param peer: description of the client for log lines (e.g. ``peer 127.0.0.1, CURVE key
+        <Z85>``); None for a spawned bridge.
+    :param refusals: a shared counter ``{"bad_tokens": n}`` of wrong-token HELLOs (server mode
+        keeps one for all its sessions); default a private one.
     """
 
-    def __init__(self, token: str, log=sys.stderr, rehello: bool = False):
+    def __init__(self, token: str, log=sys.stderr, session: Optional[int] = None, peer: Optional[str] = None, refusals: Optional[Dict[str, int]] = None):
         self.token = token
         self.log = log
-        self.rehello = rehello
+        self.session = session
+        self.peer = peer
+        self.refusals = refusals if refusals is not None else {"bad_tokens": 0}
         self.vec: Optional[VectorEnv] = None
         #: ``env_id`` and ``kwargs`` of the session (recorded in and checked against state payloads).
         self.env_id: Optional[str] = None
@@ -120,10 +131,19 @@ class BridgeServer:
         self.stop = False
         #: Process exit code to use when :attr:`stop` is set (0 after CLOSE, 2 when fatal).
         self.exit_code = 0
-        #: Wrong-token HELLOs seen (each gets an ERROR; the server keeps serving).
-        self.bad_tokens = 0
         #: STEP_RESULT header bytes (before, after the seq) by array shapes.
         self._step_heads: Dict[Tuple[Any, ...], Tuple[bytes, bytes]] = {}
+
+    @property
+    def bad_tokens(self) -> int:
+        """Wrong-token HELLOs seen (each gets an ERROR; the server keeps serving)."""
+        return self.refusals["bad_tokens"]
+
+    def _label(self) -> str:
+        """``"session N (peer …): "`` for log lines in server mode, else ``""``."""
+        if self.session is None:
+            return f"{self.peer}: " if self.peer else ""
+        return f"session {self.session} ({self.peer}): " if self.peer else f"session {self.session}: "
 
     def end_session(self) -> None:
         """Closes the environment, if any, and forgets the session (the token stays)."""
@@ -194,6 +214,11 @@ class BridgeServer:
             :meth:`handle_frames`).
         """
         t = msg.type
+        if t not in P.REPLY_TYPES:
+            raise RequestError(f"unknown message type {t!r} (expected one of {', '.join(P.REPLY_TYPES)})")
+        if t != P.HELLO and self.vec is None:
+            # Nothing but HELLO is answered before the session is authenticated.
+            raise RequestError("no environment: send HELLO first")
         if t == P.STEP:
             return self._step(msg)
         if t == P.RESET:
@@ -206,14 +231,11 @@ class BridgeServer:
             return self._set_state(msg)
         if t == P.HELLO:
             return self._hello(msg)
-        if t == P.CLOSE:
-            self.stop = True
-            self.exit_code = 0
-            self.end_session()
-            return P.encode(P.CLOSED, msg.seq)
-        raise RequestError(
-            f"unknown message type {t!r} (expected one of {', '.join(P.REPLY_TYPES)})"
-        )
+        # t == P.CLOSE
+        self.stop = True
+        self.exit_code = 0
+        self.end_session()
+        return P.encode(P.CLOSED, msg.seq)
 
     # -- handlers ----------------------------------------------------------------------------
     def _negotiate(self, h: Dict[str, Any]) -> Tuple[str, ...]:
@@ -241,14 +263,12 @@ class BridgeServer:
         h = msg.header
         token = h.get("token")
         if not isinstance(token, str) or not hmac.compare_digest(token.encode(), self.token.encode()):
-            self.bad_tokens += 1
-            print(f"sparse-rl-bridge: refused a HELLO with a wrong token ({self.bad_tokens} so far)", file=self.log, flush=True)
+            self.refusals["bad_tokens"] += 1
+            who = f" from {self.peer}" if self.peer else ""
+            print(f"sparse-rl-bridge: refused a HELLO with a wrong token{who} ({self.bad_tokens} so far)", file=self.log, flush=True)
             raise RequestError("HELLO carried a wrong token")
         if self.vec is not None:
-            if not self.rehello:
-                raise RequestError("HELLO was already accepted; the environment exists")
-            print("sparse-rl-bridge: new HELLO: closing the previous session", file=self.log, flush=True)
-            self.end_session()
+            raise RequestError("HELLO was already accepted; the environment exists")
         caps = self._negotiate(h)
         env_id = h.get("env_id")
         if not isinstance(env_id, str) or not env_id:
@@ -257,7 +277,10 @@ class BridgeServer:
         if kwargs is None:
             kwargs = {}
         if not isinstance(kwargs, dict):
-            raise RequestError("HELLO.kwargs must be a JSON object")
+            raise RequestError(f"HELLO.kwargs must be a JSON object, got {type(kwargs).__name__}")
+        mode_arg = kwargs.get("render_mode")
+        if mode_arg is not None and not isinstance(mode_arg, str):
+            raise RequestError(f"HELLO.kwargs.render_mode must be a string or null, got {json.dumps(mode_arg)[:80]}")
         check_render_mode(kwargs)
         video = parse_video(h.get("video"))
         if video is not None and "render.video" not in caps:
@@ -298,6 +321,8 @@ class BridgeServer:
                 "vectorization": mode,
                 "autoreset_mode": "same-step",
             }
+            if self.session is not None:
+                fields["session"] = self.session
         except BaseException:
             vec.close()
             raise
@@ -308,7 +333,7 @@ class BridgeServer:
         self.default_seed = seed
         self.first_reset = True
         print(
-            f"sparse-rl-bridge: serving {env_id} x{num_envs} ({mode}) "
+            f"sparse-rl-bridge: {self._label()}serving {env_id} x{num_envs} ({mode}) "
             f"(obs {vec.obs_dim}, act {vec.act_dim}, max_episode_steps {fields['spec']['max_episode_steps']})"
             + (f"; recording every episode to {video['dir']}" if video else ""),
             file=self.log,
