@@ -38,7 +38,24 @@ export function formatIssue(issue: ConfigIssue): string {
   return `${issue.source === undefined ? '' : `${issue.source}: `}${issue.path}: ${issue.message}${got}`;
 }
 
-function jsonPath(instancePath: string): string {
+/** A list of issues that keeps the first of each (path, message) pair: ajv reports one problem through several keywords. */
+export function issueCollector(): { issues: ConfigIssue[]; push: (issue: ConfigIssue) => void } {
+  const issues: ConfigIssue[] = [];
+  const seen = new Set<string>();
+  return {
+    issues,
+    push: (i) => {
+      const key = `${i.path}|${i.message}`;
+      if (!seen.has(key)) {
+        seen.add(key);
+        issues.push(i);
+      }
+    },
+  };
+}
+
+/** An ajv `instancePath` (`/recipes/1/method`) as a dotted path with `[i]` items (`recipes[1].method`); `(root)` for ''. */
+export function jsonPath(instancePath: string): string {
   if (instancePath === '') return '(root)';
   return instancePath
     .split('/')
@@ -73,15 +90,7 @@ export class ConfigValidator {
   }
 
   private describe(errors: readonly ErrorObject[]): ConfigIssue[] {
-    const issues: ConfigIssue[] = [];
-    const seen = new Set<string>();
-    const push = (i: ConfigIssue) => {
-      const key = `${i.path}|${i.message}`;
-      if (!seen.has(key)) {
-        seen.add(key);
-        issues.push(i);
-      }
-    };
+    const { issues, push } = issueCollector();
     // a discriminator failure makes ajv also report the envelope's own keywords; keep the useful ones
     for (const e of errors) {
       const path = jsonPath(e.instancePath);

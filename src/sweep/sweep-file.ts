@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
-import { ConfigError, readConfigFile, type ConfigIssue } from '../config/validate.js';
+import { ConfigError, issueCollector, jsonPath, readConfigFile, type ConfigIssue } from '../config/validate.js';
 import { packageRoot } from '../util/paths.js';
 
 /** One recipe entry of a sweep file, in its object form. */
@@ -33,28 +33,11 @@ export function sweepSchema(): Record<string, unknown> {
 
 let compiled: ReturnType<Ajv2020['compile']> | undefined;
 
-function jsonPath(instancePath: string): string {
-  if (instancePath === '') return '(root)';
-  return instancePath
-    .split('/')
-    .slice(1)
-    .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
-}
-
 const join2 = (path: string, key: string) => (path === '(root)' ? key : `${path}.${key}`);
 
 /** ajv errors as issues with JSON paths (`recipes[1].method`), one per problem. */
 function describe(errors: readonly ErrorObject[]): ConfigIssue[] {
-  const out: ConfigIssue[] = [];
-  const seen = new Set<string>();
-  const push = (i: ConfigIssue) => {
-    const key = `${i.path}|${i.message}`;
-    if (!seen.has(key)) {
-      seen.add(key);
-      out.push(i);
-    }
-  };
+  const { issues: out, push } = issueCollector();
   // a recipe that is neither a string nor a valid object: report the object branch's errors only
   const objectRecipe = (e: ErrorObject) => /^\/recipes\/\d+$/.test(e.instancePath) && e.keyword === 'type' && (e.params as { type: string }).type === 'string';
   for (const e of errors) {

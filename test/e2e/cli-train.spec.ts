@@ -47,7 +47,7 @@ describe('sparse-rl train (end to end, real MuJoCo through the bridge)', () => {
 
     const records = readJsonl(join(runDir, 'metrics.jsonl'));
     const evals = records.filter((r) => 'eval/mean_return' in r);
-    expect(evals.map((r) => r.step)).toEqual([300, 600]);
+    expect(evals.map((r) => r.step)).toEqual([0, 300, 600]);
     expect(records.some((r) => 'charts/episodic_return' in r)).toBe(true);
     expect(evals[1]['sparsity/actor']).toBeGreaterThan(0.79);
     const csv = readFileSync(join(runDir, 'metrics.csv'), 'utf8').split('\n');

@@ -188,7 +188,7 @@ describe('the packed sparse-rl SDK in an empty project, with a third-party plugi
     }
     // sparsity kept at every evaluation while the masks moved
     const evals = records.filter((r) => 'eval/mean_return' in r);
-    expect(evals.map((r) => r.step)).toEqual([1000, 2000]);
+    expect(evals.map((r) => r.step)).toEqual([0, 1000, 2000]);
     const first = records.find((r) => 'sparsity/actor' in r)!;
     for (const r of evals) {
       expect(r['sparsity/actor']).toBeCloseTo(first['sparsity/actor'], 10);

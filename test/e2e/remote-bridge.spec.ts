@@ -5,27 +5,25 @@
  * two sessions of the one server, open at the same time, each with its own envs (real MuJoCo,
  * Hopper-v5, the portable tfjs `cpu` engine). Wall-clock keys are dropped before comparing.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfigFile } from '../../src/config/validate.js';
 import { PluginRegistry } from '../../src/plugin/plugin-registry.js';
 import { packageRoot } from '../../src/util/paths.js';
 import { merge, runRecipe, type Json } from '../helpers/recipe-run.js';
 import { tiny } from '../helpers/recipes.js';
+import { HAS_VENV, keygen, startServe } from '../plugins/environment-gymnasium/helpers.js';
 
 const ROOT = packageRoot();
-const PYTHON = join(ROOT, '.venv', 'bin', 'python');
-const BRIDGE_ENV = { ...process.env, PYTHONPATH: join(ROOT, 'bridge-python', 'src') };
 const TOKEN = 'e2e-remote-token';
 
 const deterministic = (records: Json[]) =>
   records.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'wall_time' && !k.startsWith('time/'))));
 
-/** Hopper-v5, 1200 steps (learning from step 200), evaluated (2 episodes) at steps 600 and 1200, a checkpoint at the end. */
+/** Hopper-v5, 1200 steps (learning from step 200), evaluated (2 episodes) at steps 0, 600 and 1200, a checkpoint at the end. */
 function runConfig(numEnvs: number): Json {
   const base = merge(readConfigFile(join(ROOT, 'configs', 'dense-td3', 'hopper-v5.json')) as Json, tiny);
   return merge(base, {
@@ -38,37 +36,21 @@ function runConfig(numEnvs: number): Json {
   });
 }
 
-describe.skipIf(!existsSync(PYTHON))('remote training through sparse-rl-bridge serve (CURVE, loopback) = local training', () => {
+describe.skipIf(!HAS_VENV)('remote training through sparse-rl-bridge serve (CURVE, loopback) = local training', () => {
   let dir = '';
   let server: ChildProcess | null = null;
   let endpoint = '';
   let alicePublicKey = '';
-  const log: string[] = [];
+  let log: string[] = [];
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sparse-rl-remote-e2e-'));
-    for (const [sub, name] of [['server', 'server'], ['clients', 'alice']]) {
-      const k = spawnSync(PYTHON, ['-m', 'sparse_rl_bridge', 'keygen', '--dir', join(dir, sub), '--name', name], { encoding: 'utf8', env: BRIDGE_ENV });
-      expect(k.status, k.stderr).toBe(0);
-      if (name === 'alice') alicePublicKey = /public key: (\S{40})/.exec(k.stdout)![1];
-    }
-    server = spawn(
-      PYTHON,
-      ['-m', 'sparse_rl_bridge', 'serve', '--bind', 'tcp://127.0.0.1:*', '--curve-secret-key', join(dir, 'server', 'server.key_secret'), '--curve-client-keys', join(dir, 'clients')],
-      { env: { ...BRIDGE_ENV, SPARSE_RL_BRIDGE_TOKEN: TOKEN }, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    const lines = createInterface({ input: server.stderr! });
-    lines.on('line', (l) => log.push(l));
-    endpoint = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`serve did not start:\n${log.join('\n')}`)), 30_000);
-      lines.on('line', (l) => {
-        const m = /listening on (tcp:\/\/\S+)/.exec(l);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      });
-    });
+    keygen(join(dir, 'server'), 'server');
+    alicePublicKey = keygen(join(dir, 'clients'), 'alice');
+    ({ proc: server, endpoint, log } = await startServe(
+      ['--bind', 'tcp://127.0.0.1:*', '--curve-secret-key', join(dir, 'server', 'server.key_secret'), '--curve-client-keys', join(dir, 'clients')],
+      { SPARSE_RL_BRIDGE_TOKEN: TOKEN },
+    ));
   });
 
   afterAll(() => {
@@ -89,7 +71,7 @@ describe.skipIf(!existsSync(PYTHON))('remote training through sparse-rl-bridge s
     const remote = await runRecipe(registry, remoteCfg, `remote-e2e-remote-${numEnvs}`);
 
     const expected = deterministic(local.records);
-    expect(expected.filter((r) => 'eval/mean_return' in r)).toHaveLength(2); // evaluation on: steps 600 and 1200
+    expect(expected.filter((r) => 'eval/mean_return' in r)).toHaveLength(3); // evaluation on: steps 0, 600 and 1200
     expect(expected.length).toBeGreaterThan(2);
     expect(deterministic(remote.records)).toEqual(expected);
 

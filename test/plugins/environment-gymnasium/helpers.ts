@@ -1,6 +1,8 @@
 /** Shared helpers of the bridge tests (real Python bridge, real MuJoCo). */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { packageRoot } from '../../../src/util/paths.js';
 
@@ -9,6 +11,46 @@ export const VENV_PYTHON = join(ROOT, '.venv', 'bin', 'python');
 export const HAS_VENV = existsSync(VENV_PYTHON);
 
 export { uniformStream } from '../../helpers/random.js';
+
+/** The environment of a bridge started from this checkout (its package first on PYTHONPATH). */
+export const BRIDGE_ENV = { ...process.env, PYTHONPATH: join(ROOT, 'bridge-python', 'src') };
+
+/** A running `sparse-rl-bridge serve`: its process, the endpoint it listens on, its stderr lines (growing). */
+export interface ServeProcess {
+  readonly proc: ChildProcess;
+  readonly endpoint: string;
+  readonly log: string[];
+}
+
+/**
+ * Starts `python -m sparse_rl_bridge serve <args>` with `env` added to BRIDGE_ENV and resolves
+ * once it prints `listening on tcp://…`. @throws when it exits first or does not listen within 30 s
+ */
+export async function startServe(args: readonly string[], env: Record<string, string> = {}): Promise<ServeProcess> {
+  const proc = spawn(VENV_PYTHON, ['-m', 'sparse_rl_bridge', 'serve', ...args], { env: { ...BRIDGE_ENV, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const log: string[] = [];
+  const lines = createInterface({ input: proc.stderr! });
+  lines.on('line', (l) => log.push(l));
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${log.join('\n')}`)), 30_000);
+    lines.on('line', (l) => {
+      const m = /listening on (tcp:\/\/\S+)/.exec(l);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    proc.once('exit', (code) => reject(new Error(`serve exited with code ${code}:\n${log.join('\n')}`)));
+  });
+  return { proc, endpoint, log };
+}
+
+/** `sparse-rl-bridge keygen --dir <dir> --name <name>`; returns the printed Z85 public key. @throws when keygen fails */
+export function keygen(dir: string, name: string): string {
+  const k = spawnSync(VENV_PYTHON, ['-m', 'sparse_rl_bridge', 'keygen', '--dir', dir, '--name', name], { encoding: 'utf8', env: BRIDGE_ENV });
+  if (k.status !== 0) throw new Error(`keygen ${name} failed: ${k.stderr}`);
+  return /public key: (\S{40})/.exec(k.stdout)![1];
+}
 
 /** Uniform float32 actions in [-1, 1). */
 export function randomActions(rand: () => number, n: number): Float32Array {

@@ -4,35 +4,12 @@
  * environments stepped in turn give exactly what two spawned bridges give; a closed environment
  * frees only its own session; and the client reaches an IPv6 loopback server (`tcp://[::1]:PORT`).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { GymnasiumEnvironment } from '../../../plugins/environment-gymnasium/gymnasium-environment.js';
-import { HAS_VENV, ROOT, VENV_PYTHON, randomActions, uniformStream } from './helpers.js';
+import { HAS_VENV, randomActions, startServe, uniformStream } from './helpers.js';
 
-const BRIDGE_ENV = { ...process.env, PYTHONPATH: join(ROOT, 'bridge-python', 'src'), SPARSE_RL_BRIDGE_TOKEN: 'sessions-token' };
-
-/** Starts `serve --bind <bind>`; resolves with the process, its endpoint and its stderr lines. */
-async function startServe(bind: string): Promise<{ proc: ChildProcess; endpoint: string; log: string[] }> {
-  const proc = spawn(VENV_PYTHON, ['-m', 'sparse_rl_bridge', 'serve', '--bind', bind], { env: BRIDGE_ENV, stdio: ['ignore', 'ignore', 'pipe'] });
-  const log: string[] = [];
-  const lines = createInterface({ input: proc.stderr! });
-  lines.on('line', (l) => log.push(l));
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${log.join('\n')}`)), 30_000);
-    lines.on('line', (l) => {
-      const m = /listening on (tcp:\/\/\S+)/.exec(l);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    proc.once('exit', (code) => reject(new Error(`serve exited with code ${code}:\n${log.join('\n')}`)));
-  });
-  return { proc, endpoint, log };
-}
+const TOKEN = { SPARSE_RL_BRIDGE_TOKEN: 'sessions-token' };
 
 /** Whether this machine can listen on ::1. */
 async function hasIpv6Loopback(): Promise<boolean> {
@@ -47,7 +24,7 @@ const HAS_IPV6 = await hasIpv6Loopback();
 
 describe.skipIf(!HAS_VENV)('sessions of one sparse-rl-bridge serve', () => {
   it('two environments are two sessions with their own envs, bit-identical to spawned bridges', async () => {
-    const { proc, endpoint, log } = await startServe('tcp://127.0.0.1:*');
+    const { proc, endpoint, log } = await startServe(['--bind', 'tcp://127.0.0.1:*'], TOKEN);
     const remote = { endpoint, token: 'sessions-token' };
     const envs: GymnasiumEnvironment[] = [];
     try {
@@ -90,7 +67,7 @@ describe.skipIf(!HAS_VENV)('sessions of one sparse-rl-bridge serve', () => {
   });
 
   it.skipIf(!HAS_IPV6)('reaches an IPv6 loopback server (tcp://[::1]:PORT)', async () => {
-    const { proc, endpoint, log } = await startServe('tcp://[::1]:*');
+    const { proc, endpoint, log } = await startServe(['--bind', 'tcp://[::1]:*'], TOKEN);
     try {
       expect(endpoint).toMatch(/^tcp:\/\/\[::1\]:\d+$/);
       const env = await GymnasiumEnvironment.start({ envId: 'InvertedPendulum-v5', seed: 0, remote: { endpoint, token: 'sessions-token' }, startTimeoutMs: 20_000 });

@@ -3,17 +3,14 @@
  * idle timeout, a remote `sparse-rl-bridge serve` with CURVE on loopback, and protocol
  * negotiation.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GymnasiumEnvironment } from '../../../plugins/environment-gymnasium/gymnasium-environment.js';
 import { CAPABILITIES, PROTOCOL_VERSION } from '../../../plugins/environment-gymnasium/protocol.js';
-import { HAS_VENV, ROOT, VENV_PYTHON, alive, uniformStream, randomActions, waitGone } from './helpers.js';
-
-const BRIDGE_ENV = { ...process.env, PYTHONPATH: join(ROOT, 'bridge-python', 'src') };
+import { HAS_VENV, alive, keygen, startServe, uniformStream, randomActions, waitGone } from './helpers.js';
 
 describe.skipIf(!HAS_VENV)('restartOnCrash', () => {
   it('a SIGKILLed bridge is respawned, the lost episodes are logged, and the run continues', async () => {
@@ -92,26 +89,11 @@ describe.skipIf(!HAS_VENV)('remote bridge with CURVE (loopback)', () => {
   let endpoint = '';
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sparse-rl-curve-'));
-    for (const [sub, name] of [['server', 'server'], ['clients', 'alice'], ['other', 'mallory']]) {
-      const k = spawnSync(VENV_PYTHON, ['-m', 'sparse_rl_bridge', 'keygen', '--dir', join(dir, sub), '--name', name], { encoding: 'utf8', env: BRIDGE_ENV });
-      expect(k.status, k.stderr).toBe(0);
-    }
-    server = spawn(
-      VENV_PYTHON,
-      ['-m', 'sparse_rl_bridge', 'serve', '--bind', 'tcp://127.0.0.1:*', '--once', '--curve-secret-key', join(dir, 'server', 'server.key_secret'), '--curve-client-keys', join(dir, 'clients')],
-      { env: { ...BRIDGE_ENV, SPARSE_RL_BRIDGE_TOKEN: 'remote-token' }, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    const lines = createInterface({ input: server.stderr! });
-    endpoint = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('serve did not start')), 20_000);
-      lines.on('line', (l) => {
-        const m = /listening on (tcp:\/\/\S+)/.exec(l);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      });
-    });
+    for (const [sub, name] of [['server', 'server'], ['clients', 'alice'], ['other', 'mallory']]) keygen(join(dir, sub), name);
+    ({ proc: server, endpoint } = await startServe(
+      ['--bind', 'tcp://127.0.0.1:*', '--once', '--curve-secret-key', join(dir, 'server', 'server.key_secret'), '--curve-client-keys', join(dir, 'clients')],
+      { SPARSE_RL_BRIDGE_TOKEN: 'remote-token' },
+    ));
   });
   afterAll(() => {
     if (server && server.exitCode === null) server.kill('SIGKILL');
