@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { ConfigError, formatIssue } from '../../src/config/validate.js';
 import { expandSweep, validateRuns } from '../../src/sweep/expand.js';
 import { runSweep } from '../../src/sweep/run-sweep.js';
 import { scaledSchedule, shrinkOverrides, shrinkSchedules } from '../../src/sweep/shrink.js';
-import { validateSweep, type SweepFile } from '../../src/sweep/sweep-file.js';
+import { readSweepFile, validateSweep, type SweepFile } from '../../src/sweep/sweep-file.js';
 import { packageRoot } from '../../src/util/paths.js';
 
 const root = packageRoot();
@@ -153,5 +153,17 @@ describe('idempotence', () => {
     const err = await runSweep(file, { storage, stream: quiet, cli: '/nonexistent/main.js' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).issues.map(formatIssue).join('\n')).toMatch(/run quickstart__InvertedPendulum-v5__s2: .* was made with another config \(totalSteps: 5000 in the run, 3000 in the sweep\)/);
+  });
+});
+
+describe('the committed sweep files (sweeps/*.json)', () => {
+  const files = readdirSync(join(root, 'sweeps')).filter((f) => f.endsWith('.json'));
+
+  it.each(files)('%s validates, and every run it expands to validates', async (f) => {
+    const file = join(root, 'sweeps', f);
+    const runs = expandSweep(readSweepFile(file), file);
+    expect(runs.length).toBeGreaterThan(0);
+    const validated = await validateRuns(runs, file, () => {});
+    expect(validated).toHaveLength(runs.length);
   });
 });
