@@ -91,11 +91,11 @@ export async function generateReport(inputs: readonly string[], options: ReportO
     }
   }
   const command = options.command ?? [
-    'sparse-rl report', ...inputs, '--out', outDir, '--last-k', String(lastK), '--reps', String(reps), '--confidence', String(confidence), '--seed', String(seed),
+    'sparse-rl report', ...inputs, '--out', options.out ?? join(inputs[0], 'report'), '--last-k', String(lastK), '--reps', String(reps), '--confidence', String(confidence), '--seed', String(seed),
     ...(options.curveReps !== undefined ? ['--curve-reps', String(options.curveReps)] : []),
     ...(options.denseMethod ? ['--dense-method', options.denseMethod] : []), ...(options.includeIncomplete ? ['--include-incomplete'] : []),
   ].join(' ');
-  const ctx: ReportContext = { inputs: inputs.map((i) => resolve(i)), excluded, lastK, reps, confidence, seed, command };
+  const ctx: ReportContext = { inputs, excluded, lastK, reps, confidence, seed, command };
   write(join(outDir, 'report.md'), renderMarkdown(table, figures, ctx));
   write(join(outDir, 'report.csv'), renderCsv(table));
   write(join(outDir, 'report.html'), renderHtml(table, figures, ctx));

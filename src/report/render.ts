@@ -53,6 +53,7 @@ const mdEscape = (s: string) => s.replace(/\|/g, '\\|');
 
 /** What the Markdown and HTML pages say about the report besides the table. */
 export interface ReportContext {
+  /** The input directories as given on the command line. */
   readonly inputs: readonly string[];
   readonly excluded: readonly ExcludedRun[];
   readonly lastK: number;
