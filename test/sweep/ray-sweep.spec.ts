@@ -136,5 +136,13 @@ describe('sparse-rl sweep --ray (local Ray head in a private namespace, real MuJ
     expect(again.status, again.stderr).toBe(0);
     expect(again.stderr).toContain('nothing to do: all 4 runs are completed');
     expect(again.stderr).not.toMatch(/^start /m);
+
+    // the report of that sweep: one row per method over its 2 seeds, the files of a report
+    const report = await run(process.execPath, [cli, 'report', join(rayStorage, SWEEP)], 120_000);
+    expect(report.status, report.stderr).toBe(0);
+    const reportDir = join(rayStorage, SWEEP, 'report');
+    for (const f of ['report.md', 'report.csv', 'report.html', 'figures/curves-InvertedPendulum-v5-steps.png', 'figures/curves-InvertedPendulum-v5-steps.svg']) expect(existsSync(join(reportDir, f)), f).toBe(true);
+    const rows = readFileSync(join(reportDir, 'report.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    expect(rows.map((r) => [r[0], r[1], r[2]]).sort()).toEqual([['dense-td3', 'InvertedPendulum-v5', '2'], ['static-erk-td3', 'InvertedPendulum-v5', '2']]);
   }, 420_000);
 });
