@@ -127,6 +127,13 @@ export class SacAgent implements Agent {
     return sampleTanhGaussian(out, eps, n, this.actDim, this.bounds).action;
   }
 
+  /** @inheritdoc One actor pass: `action` = tanh(μ + σε), `mean` = tanh(μ). */
+  actWithMean(observations: Float32Array, n: number): { action: Float32Array; mean: Float32Array } {
+    const out = this.actor.predict(observations, n);
+    const action = sampleTanhGaussian(out, this.noise(n * this.actDim), n, this.actDim, this.bounds).action;
+    return { action, mean: sampleTanhGaussian(out, new Float32Array(n * this.actDim), n, this.actDim, this.bounds).action };
+  }
+
   /**
    * @inheritdoc One SAC iteration (Haarnoja et al. 2018, Alg. 1; RLx2 [R-code] `SAC.update`).
    * @returns `losses/critic_loss`, `losses/alpha` (α before this iteration's α step), and on actor

@@ -95,10 +95,19 @@ export class Td3Agent implements Agent {
    */
   act(observations: Float32Array, n: number, deterministic: boolean): Float32Array {
     const a = this.actor.predict(observations, n);
-    if (!deterministic) {
-      const sigma = this.options.explorationNoise;
-      for (let i = 0; i < a.length; i++) a[i] = clip(a[i] + sigma * this.rng.normal(), -1, 1);
-    }
+    return deterministic ? a : this.explore(a);
+  }
+
+  /** @inheritdoc One actor pass: `mean` = π(s), `action` = π(s) plus the clipped exploration noise. */
+  actWithMean(observations: Float32Array, n: number): { action: Float32Array; mean: Float32Array } {
+    const mean = this.actor.predict(observations, n);
+    return { action: this.explore(mean.slice()), mean };
+  }
+
+  /** a ← clip(a + N(0, explorationNoise²), −1, 1) in place (`[n, actDim]`). */
+  private explore(a: Float32Array): Float32Array {
+    const sigma = this.options.explorationNoise;
+    for (let i = 0; i < a.length; i++) a[i] = clip(a[i] + sigma * this.rng.normal(), -1, 1);
     return a;
   }
 

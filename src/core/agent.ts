@@ -34,6 +34,15 @@ export interface Agent {
    */
   act(observations: Float32Array, n: number, deterministic: boolean): Float32Array;
   /**
+   * Optional: the exploration actions and the noise-free actions of the same observations from
+   * one actor pass (what a replay buffer with `maybeShrink` stores per transition). Must equal
+   * `{ action: act(obs, n, false), mean: act(obs, n, true) }` made in that order, drawing the
+   * same random numbers; without it the rollout makes those two calls.
+   * @param observations `[n, obsDim]`
+   * @returns `action` and `mean`, each `[n, actDim]` normalised to [−1, 1]
+   */
+  actWithMean?(observations: Float32Array, n: number): { action: Float32Array; mean: Float32Array };
+  /**
    * One gradient update from the replay buffer.
    * @returns scalar training statistics (`losses/*` metric keys)
    */

@@ -21,9 +21,11 @@ export class ActionScaler {
       this.scale[i] = (space.high[i] - space.low[i]) / 2;
     }
   }
-  /** `[n, actDim]` in [-1, 1] → env units (new array). */
-  toEnv(a: Float32Array): Float32Array {
-    const out = new Float32Array(a.length);
+  /**
+   * `[n, actDim]` in [-1, 1] → env units.
+   * @param out where to write (same length as `a`); a new array when omitted
+   */
+  toEnv(a: Float32Array, out: Float32Array = new Float32Array(a.length)): Float32Array {
     const d = this.scale.length;
     for (let i = 0; i < a.length; i++) out[i] = this.low[i % d] + (a[i] + 1) * this.scale[i % d];
     return out;
@@ -51,6 +53,7 @@ export class Rollout {
   private readonly actDim: number;
   // buffers with a shrink hook (RLx2 dynamic capacity) also store the noise-free action
   private readonly wantsActionMean: boolean;
+  private readonly envActions: Float32Array;
 
   constructor(
     private readonly env: Environment,
@@ -64,6 +67,7 @@ export class Rollout {
     this.obsDim = flatSize(env.observationSpace);
     this.actDim = flatSize(env.actionSpace);
     this.wantsActionMean = typeof buffer.maybeShrink === 'function';
+    this.envActions = new Float32Array(this.n * this.actDim);
   }
 
   /** Resets the training envs (env i seeded `seed + i`). */
@@ -94,12 +98,20 @@ export class Rollout {
   async step(step: number, update: () => void): Promise<{ updated: boolean; episodes: RolloutEpisode[] }> {
     const { n, obsDim, actDim, agent, buffer } = this;
     const obs = this.obs;
-    const actions = new Float32Array(n * actDim);
-    const warmup = step < agent.learningStarts;
-    if (warmup) for (let i = 0; i < actions.length; i++) actions[i] = this.warmupRng.uniformRange(-1, 1);
-    else actions.set(agent.act(obs, n, false));
-    const actionMeans = this.wantsActionMean ? (warmup ? actions : agent.act(obs, n, true)) : null;
-    const pending = this.env.step(this.scaler.toEnv(actions));
+    let actions: Float32Array;
+    let actionMeans: Float32Array | null = null;
+    if (step < agent.learningStarts) {
+      actions = new Float32Array(n * actDim);
+      for (let i = 0; i < actions.length; i++) actions[i] = this.warmupRng.uniformRange(-1, 1);
+      if (this.wantsActionMean) actionMeans = actions;
+    } else if (!this.wantsActionMean) actions = agent.act(obs, n, false);
+    else if (agent.actWithMean) ({ action: actions, mean: actionMeans } = agent.actWithMean(obs, n));
+    else {
+      actions = agent.act(obs, n, false);
+      actionMeans = agent.act(obs, n, true);
+    }
+    // the env-unit actions are written into one reused array: the previous step's send is done
+    const pending = this.env.step(this.scaler.toEnv(actions, this.envActions));
     pending.catch(() => {}); // awaited below; keeps the rejection handled while updates run
     const overlapped = this.overlap && step + n > agent.learningStarts && buffer.size > 0;
     if (overlapped) update();

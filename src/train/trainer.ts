@@ -259,9 +259,10 @@ export async function train(run: RunContainer, options: TrainOptions = {}): Prom
 
     const n = env.numEnvs;
     progress = new Progress(config.totalSteps, config.output.progress, process.stderr, step);
-    let tick = Date.now();
+    let tick = performance.now();
     let tickStep = step;
     let sps = 0;
+    let updateMs = 0; // wall time in gradient updates since the last 1000-step tick
 
     /** One evaluation at `step`; `feed` passes its return to the sparsifier and contributions (not the step-0 one of the untrained policy). */
     const evaluate = async (feed = true) => {
@@ -278,6 +279,7 @@ export async function train(run: RunContainer, options: TrainOptions = {}): Prom
 
     /** One gradient update per env step of the vector env (n updates). */
     const update = () => {
+      const t0 = performance.now();
       for (let k = 0; k < n; k++) {
         for (const [key, v] of Object.entries(agent!.update(buffer!))) {
           lossSums[key] = (lossSums[key] ?? 0) + v;
@@ -285,6 +287,7 @@ export async function train(run: RunContainer, options: TrainOptions = {}): Prom
         }
       }
       compression!.record(n);
+      updateMs += performance.now() - t0;
     };
     if (!resumeFrom && config.evaluation.atStart) await evaluate(false);
     while (step < config.totalSteps && !stopSignal) {
@@ -306,11 +309,19 @@ export async function train(run: RunContainer, options: TrainOptions = {}): Prom
       }
       const crossed = (interval: number) => Math.floor(step / interval) > Math.floor(before / interval);
       if (crossed(1000)) {
-        const now = Date.now();
-        sps = ((step - tickStep) * 1000) / Math.max(1, now - tick);
+        const now = performance.now();
+        const stepMs = (now - tick) / (step - tickStep);
+        sps = 1000 / stepMs;
+        // where the wall time of an env step goes: gradient updates (topology updates included)
+        // and everything else (acting, env step not hidden behind updates, buffer, evaluation, bookkeeping)
+        const m: Record<string, number> = {
+          'time/steps_per_second': sps,
+          'time/update_ms_per_step': updateMs / (step - tickStep),
+          'time/non_update_ms_per_step': stepMs - updateMs / (step - tickStep),
+        };
         tick = now;
         tickStep = step;
-        const m: Record<string, number> = { 'time/steps_per_second': sps };
+        updateMs = 0;
         for (const key of Object.keys(lossSums)) m[key] = lossSums[key] / lossCounts[key];
         lossSums = {};
         lossCounts = {};

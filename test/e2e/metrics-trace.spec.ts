@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { readConfigFile } from '../../src/config/validate.js';
 import { PluginRegistry } from '../../src/plugin/plugin-registry.js';
 import { packageRoot } from '../../src/util/paths.js';
-import { merge, runRecipe, type Json } from '../helpers/recipe-run.js';
+import { merge, runRecipe, withoutWallClock, type Json } from '../helpers/recipe-run.js';
 import { methodRecipes, structuredRecipes, tiny } from '../helpers/recipes.js';
 
 /**
@@ -22,8 +22,7 @@ const cases: [string, string, Json][] = [
   ...structuredRecipes.map(([f, o]): [string, string, Json] => [f.replace('/', '-').replace('.json', ''), f, o]),
 ];
 
-const deterministic = (records: Json[]) =>
-  records.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'wall_time' && !k.startsWith('time/'))));
+const deterministic = withoutWallClock;
 
 describe('seeded metrics trace of every recipe is unchanged (tfjs cpu engine, real MuJoCo)', async () => {
   const registry = await PluginRegistry.load();

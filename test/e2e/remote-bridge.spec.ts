@@ -13,15 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfigFile } from '../../src/config/validate.js';
 import { PluginRegistry } from '../../src/plugin/plugin-registry.js';
 import { packageRoot } from '../../src/util/paths.js';
-import { merge, runRecipe, type Json } from '../helpers/recipe-run.js';
+import { merge, runRecipe, withoutWallClock, type Json } from '../helpers/recipe-run.js';
 import { tiny } from '../helpers/recipes.js';
 import { HAS_VENV, keygen, startServe } from '../plugins/environment-gymnasium/helpers.js';
 
 const ROOT = packageRoot();
 const TOKEN = 'e2e-remote-token';
 
-const deterministic = (records: Json[]) =>
-  records.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'wall_time' && !k.startsWith('time/'))));
+const deterministic = withoutWallClock;
 
 /** Hopper-v5, 1200 steps (learning from step 200), evaluated (2 episodes) at steps 0, 600 and 1200, a checkpoint at the end. */
 function runConfig(numEnvs: number): Json {

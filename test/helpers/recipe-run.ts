@@ -19,6 +19,10 @@ export function merge(a: Json, b: Json): Json {
   return out;
 }
 
+/** Metric records without their wall-clock fields (`wall_time`, `time/*`): what a seeded run must reproduce. */
+export const withoutWallClock = <T extends Record<string, unknown>>(records: readonly T[]): T[] =>
+  records.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'wall_time' && !k.startsWith('time/'))) as T);
+
 /** The records of a `metrics.jsonl`. */
 export const readJsonl = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
 

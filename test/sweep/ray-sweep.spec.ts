@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot, venvDir } from '../../src/util/paths.js';
+import { readJsonl, withoutWallClock } from '../helpers/recipe-run.js';
 
 /**
  * A 2 recipes × 2 seeds sweep of real MuJoCo (InvertedPendulum-v5 through the bridge): on a local
@@ -39,10 +40,7 @@ function sweepFile(dir: string): string {
 
 /** metrics.jsonl records without wall-clock fields. */
 function metrics(runDir: string): Record<string, unknown>[] {
-  return readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => {
-    const r = JSON.parse(l) as Record<string, unknown>;
-    return Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'wall_time' && !k.startsWith('time/')));
-  });
+  return withoutWallClock(readJsonl(join(runDir, 'metrics.jsonl')));
 }
 
 /** Runs a command without blocking the test worker (a long spawnSync starves vitest's RPC). */

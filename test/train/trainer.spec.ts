@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runRecipe } from '../helpers/recipe-run.js';
+import { runRecipe, withoutWallClock } from '../helpers/recipe-run.js';
 import { PluginRegistry } from '../../src/plugin/plugin-registry.js';
 
 describe('the training loop hears training contributions bound by plugins (real MuJoCo through the bridge)', () => {
@@ -41,7 +41,7 @@ describe('a bridge restarted after a crash stays reproducible (real MuJoCo; the 
         evaluation: { interval: 1200, episodes: 1, atStart: false }, checkpoint: { interval: 1200 }, // the train env reaches its 700th step first (a step-0 evaluation would crash the eval env first)
       }, 'restart');
       const [a, b] = [await once('a'), await once('b')];
-      const learning = (records: Record<string, number>[]) => records.map(({ wall_time: _w, 'time/steps_per_second': _s, ...rest }) => rest);
+      const learning = withoutWallClock;
       expect(learning(b.records)).toEqual(learning(a.records));
       expect(a.records.filter((r) => 'env/restarts' in r)).toEqual([expect.objectContaining({ 'env/restarts': 1 })]);
       const meta = JSON.parse(readFileSync(join(a.runDir, 'metadata.json'), 'utf8'));
