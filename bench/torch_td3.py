@@ -1,12 +1,16 @@
-"""PyTorch reference TD3 for `npm run bench` (benchmark only; not part of the product).
+"""PyTorch reference TD3 for `npm run bench` and `npm run bench:width` (benchmark only; not part of the product).
 
 A faithful copy of the TD3 update of Fujimoto et al.'s reference implementation
 (github.com/sfujim/TD3, TD3.py): twin critics, target policy smoothing, delayed actor and
-Polyak target updates, 256-256 ReLU MLPs, Adam 3e-4, batch 256.
+Polyak target updates, 256-256 ReLU MLPs (wider / deeper with --hidden / --layers), Adam 3e-4,
+batch 256.
 
 Modes (JSON result on stdout):
   update  --obs 17 --act 6 --iters N   -> ms per TD3 iteration (critic update every iteration,
-                                          actor + targets every 2nd), median over blocks
+          [--hidden 256] [--layers 2]     actor + targets every 2nd), median over blocks after
+          [--update-warmup 20]            --update-warmup untimed updates; --hidden / --layers set
+                                          the width and number of hidden layers of actor and
+                                          critics (bench/width.ts), default 256-256
   e2e     --env HalfCheetah-v5 --steps N -> env steps/s of the full training loop (act, step an
                                           in-process Gymnasium env, store, sample, update)
 """
@@ -22,38 +26,49 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def mlp(sizes):
+    """Linear layers for feature sizes [in, h1, ..., out] (PyTorch default nn.Linear init)."""
+    return nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def run_mlp(layers, x):
+    """ReLU after every layer but the last (sfujim/TD3's F.relu(l1), F.relu(l2), l3)."""
+    for layer in layers[:-1]:
+        x = F.relu(layer(x))
+    return layers[-1](x)
+
+
 class Actor(nn.Module):
-    def __init__(self, obs, act, hidden=256):
+    # hidden=256, layers=2: sfujim/TD3's l1, l2, l3 (same init order and arithmetic)
+    def __init__(self, obs, act, hidden=256, layers=2):
         super().__init__()
-        self.l1, self.l2, self.l3 = nn.Linear(obs, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, act)
+        self.net = mlp([obs] + [hidden] * layers + [act])
 
     def forward(self, s):
-        return torch.tanh(self.l3(F.relu(self.l2(F.relu(self.l1(s))))))
+        return torch.tanh(run_mlp(self.net, s))
 
 
 class Critic(nn.Module):
-    def __init__(self, obs, act, hidden=256):
+    # two Q-heads (sfujim/TD3's l1-l3 and l4-l6, created in that order)
+    def __init__(self, obs, act, hidden=256, layers=2):
         super().__init__()
-        self.l1, self.l2, self.l3 = nn.Linear(obs + act, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, 1)
-        self.l4, self.l5, self.l6 = nn.Linear(obs + act, hidden), nn.Linear(hidden, hidden), nn.Linear(hidden, 1)
+        self.head1 = mlp([obs + act] + [hidden] * layers + [1])
+        self.head2 = mlp([obs + act] + [hidden] * layers + [1])
 
     def forward(self, s, a):
         sa = torch.cat([s, a], 1)
-        q1 = self.l3(F.relu(self.l2(F.relu(self.l1(sa)))))
-        q2 = self.l6(F.relu(self.l5(F.relu(self.l4(sa)))))
-        return q1, q2
+        return run_mlp(self.head1, sa), run_mlp(self.head2, sa)
 
     def q1(self, s, a):
-        sa = torch.cat([s, a], 1)
-        return self.l3(F.relu(self.l2(F.relu(self.l1(sa)))))
+        return run_mlp(self.head1, torch.cat([s, a], 1))
 
 
 class TD3:
-    def __init__(self, obs, act, discount=0.99, tau=0.005, policy_noise=0.2, noise_clip=0.5, policy_freq=2):
-        self.actor = Actor(obs, act)
+    def __init__(self, obs, act, discount=0.99, tau=0.005, policy_noise=0.2, noise_clip=0.5, policy_freq=2, hidden=256, layers=2):
+        self.actor = Actor(obs, act, hidden, layers)
         self.actor_target = copy.deepcopy(self.actor)
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=3e-4)
-        self.critic = Critic(obs, act)
+        self.critic = Critic(obs, act, hidden, layers)
         self.critic_target = copy.deepcopy(self.critic)
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=3e-4)
         self.discount, self.tau, self.policy_noise, self.noise_clip, self.policy_freq = discount, tau, policy_noise, noise_clip, policy_freq
@@ -104,12 +119,12 @@ class Buffer:
         return t(self.s[idx]), t(self.a[idx]), t(self.s2[idx]), t(self.r[idx]), t(self.nd[idx])
 
 
-def bench_update(obs, act, iters, blocks):
+def bench_update(obs, act, iters, blocks, hidden=256, layers=2, warmup_iters=20):
     torch.manual_seed(0)
-    agent = TD3(obs, act)
+    agent = TD3(obs, act, hidden=hidden, layers=layers)
     b = 256
     batch = (torch.randn(b, obs), torch.rand(b, act) * 2 - 1, torch.randn(b, obs), torch.randn(b, 1), torch.ones(b, 1))
-    for _ in range(20):
+    for _ in range(warmup_iters):
         agent.train(*batch)
     times = []
     for _ in range(blocks):
@@ -117,7 +132,7 @@ def bench_update(obs, act, iters, blocks):
         for _ in range(iters):
             agent.train(*batch)
         times.append((time.perf_counter() - t0) * 1000 / iters)
-    return {"ms_per_update": statistics.median(times), "blocks": times}
+    return {"ms_per_update": statistics.median(times), "blocks": times, "hidden": [hidden] * layers}
 
 
 def bench_e2e(env_id, steps, warmup):
@@ -159,8 +174,11 @@ if __name__ == "__main__":
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--warmup", type=int, default=1000)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--hidden", type=int, default=256, help="update mode: width of every hidden layer")
+    p.add_argument("--layers", type=int, default=2, help="update mode: number of hidden layers")
+    p.add_argument("--update-warmup", type=int, default=20, help="update mode: untimed updates before the blocks")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    out = bench_update(a.obs, a.act, a.iters, a.blocks) if a.mode == "update" else bench_e2e(a.env, a.steps, a.warmup)
+    out = bench_update(a.obs, a.act, a.iters, a.blocks, a.hidden, a.layers, a.update_warmup) if a.mode == "update" else bench_e2e(a.env, a.steps, a.warmup)
     out.update(torch=torch.__version__, threads=torch.get_num_threads())
     print(json.dumps(out))
