@@ -77,7 +77,7 @@ export function countActive(mask: Float32Array): number {
  *
  * The entries chosen are exactly those of `topK` over the same candidates (the k-th largest
  * score is the threshold; every larger score is taken, then equal scores by ascending index),
- * found with one numeric sort of the candidates' scores.
+ * found with one selection (expected O(n)) over the candidates' scores.
  *
  * @param mask `[size]` 0/1 (any non-zero counts as active), or null for "every position active"
  * @param size number of positions (`out·in` for a weight mask, blocks for a block mask)
@@ -120,7 +120,7 @@ function topCandidates(candidates: Uint32Array, k: number, score: (i: number) =>
   if (k === m) return candidates;
   const s = new Float64Array(m);
   for (let j = 0; j < m; j++) s[j] = score(candidates[j]);
-  const threshold = Float64Array.from(s).sort()[m - k]; // the k-th largest score
+  const threshold = kthSmallest(Float64Array.from(s), m - k); // the k-th largest score
   let ties = k;
   for (let j = 0; j < m; j++) if (s[j] > threshold) ties--;
   const out = new Uint32Array(k);
@@ -133,4 +133,44 @@ function topCandidates(candidates: Uint32Array, k: number, score: (i: number) =>
     }
   }
   return out;
+}
+
+/**
+ * The `r`-th smallest value of `values` (0-based, `r` in [0, length)), as `values.sort()[r]`
+ * gives it, in expected O(n): Hoare quickselect with median-of-three pivots (Hoare 1961,
+ * "Algorithm 65: FIND"), falling back to a sort of the remaining range after 2·log₂(n) + 8
+ * partition rounds (introselect, Musser 1997), so the worst case stays O(n log n). Reorders
+ * `values` (pass a copy). No NaN allowed.
+ */
+export function kthSmallest(values: Float64Array, r: number): number {
+  let lo = 0;
+  let hi = values.length - 1;
+  if (!(Number.isInteger(r) && r >= 0 && r <= hi)) throw new RangeError(`kthSmallest: rank ${r} outside [0, ${hi}]`);
+  let rounds = 2 * Math.ceil(Math.log2(values.length + 1)) + 8;
+  while (hi > lo) {
+    if (rounds-- === 0) return values.subarray(lo, hi + 1).sort()[r - lo];
+    const mid = (lo + hi) >>> 1;
+    const a = values[lo];
+    const b = values[mid];
+    const c = values[hi];
+    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (values[i] < pivot) i++;
+      while (values[j] > pivot) j--;
+      if (i <= j) {
+        const t = values[i];
+        values[i] = values[j];
+        values[j] = t;
+        i++;
+        j--;
+      }
+    }
+    // [lo, j] ≤ pivot ≤ [i, hi]; entries strictly between j and i equal the pivot
+    if (r <= j) hi = j;
+    else if (r >= i) lo = i;
+    else return values[r];
+  }
+  return values[r];
 }

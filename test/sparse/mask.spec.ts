@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countActive, initialMask, resizeMask, topK } from '../../src/sparse/mask.js';
+import { countActive, initialMask, kthSmallest, resizeMask, topK } from '../../src/sparse/mask.js';
 import { Rng } from '../../src/util/rng.js';
 
 const mask = (...bits: number[]) => Float32Array.from(bits);
@@ -75,5 +75,32 @@ describe('initialMask', () => {
     const m = initialMask(new Float32Array(50), 17, 'random', new Rng(3));
     expect(countActive(m)).toBe(17);
     expect(() => initialMask(new Float32Array(4), 5, 'random', new Rng(3))).toThrow(RangeError);
+  });
+});
+
+describe('kthSmallest (the selection behind resizeMask)', () => {
+  const rng = new Rng(99);
+  const cases: [string, (n: number) => Float64Array][] = [
+    ['uniform', (n) => Float64Array.from({ length: n }, () => rng.uniform())],
+    ['heavy ties', (n) => Float64Array.from({ length: n }, () => rng.integer(4))],
+    ['sorted', (n) => Float64Array.from({ length: n }, (_, i) => i)],
+    ['reversed', (n) => Float64Array.from({ length: n }, (_, i) => n - i)],
+    ['all equal', (n) => new Float64Array(n).fill(2.5)],
+    ['organ pipe', (n) => Float64Array.from({ length: n }, (_, i) => Math.min(i, n - 1 - i))],
+  ];
+  for (const [name, make] of cases) {
+    it(`${name}: equals sort()[r] at every rank (n = 1…40) and at sampled ranks (n = 5000)`, () => {
+      for (let n = 1; n <= 40; n++) {
+        const v = make(n);
+        const sorted = Float64Array.from(v).sort();
+        for (let r = 0; r < n; r++) expect(kthSmallest(Float64Array.from(v), r)).toBe(sorted[r]);
+      }
+      const v = make(5000);
+      const sorted = Float64Array.from(v).sort();
+      for (const r of [0, 1, 2499, 2500, 4998, 4999, rng.integer(5000)]) expect(kthSmallest(Float64Array.from(v), r)).toBe(sorted[r]);
+    });
+  }
+  it('rejects a rank outside the array', () => {
+    expect(() => kthSmallest(new Float64Array(3), 3)).toThrow(/rank 3 outside \[0, 2\]/);
   });
 });
