@@ -3,17 +3,20 @@
  * through the bridge from TypeScript, for numEnvs 1 and 8 (random actions in [-1, 1), same
  * seeds), as the median of interleaved repetitions, plus the bridge's overhead per STEP.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/bridge-throughput.js [reps=5] [envSteps=4000] [envId]
+ *   npx tsc -p tsconfig.json && node dist/bench/bridge-throughput.js [reps=5] [envSteps=4000] [envId] [transports=ipc]
  *
  * "in-process" is what a Python trainer would do: `gymnasium.make` envs stepped in a list with
  * same-step autoreset, observations stored into a float32 array. "bridge sync/async" is
  * `GymnasiumEnvironment.step()` end to end (encode, ZeroMQ, Python, decode). Overhead per STEP
- * = (bridge time per STEP) - (in-process time per vector step), in microseconds.
+ * = (bridge time per STEP) - (in-process time per vector step), in microseconds. `transports` is a
+ * comma list of local transports (`ipc`, `tcp`, `unix`: see `bridge-transport.ts`), measured
+ * interleaved with everything else.
  */
 import { spawnSync } from 'node:child_process';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { GymnasiumEnvironment } from '../plugins/environment-gymnasium/gymnasium-environment.js';
 import type { Vectorization } from '../plugins/environment-gymnasium/protocol.js';
+import type { LocalTransport } from '../plugins/environment-gymnasium/bridge-transport.js';
 import { defaultPython } from '../src/util/paths.js';
 
 const IN_PROCESS = String.raw`
@@ -59,8 +62,8 @@ function inProcess(envId: string, n: number, steps: number, seed: number): numbe
 }
 
 /** Seconds for `steps` STEPs of `n` envs through the bridge (start-up and warm-up excluded). */
-async function throughBridge(envId: string, n: number, steps: number, seed: number, vectorization: Vectorization): Promise<number> {
-  const env = await GymnasiumEnvironment.start({ envId, numEnvs: n, seed, vectorization });
+async function throughBridge(envId: string, n: number, steps: number, seed: number, vectorization: Vectorization, transport: LocalTransport): Promise<number> {
+  const env = await GymnasiumEnvironment.start({ envId, numEnvs: n, seed, vectorization, transport });
   try {
     await env.reset();
     let s = seed >>> 0 || 1;
@@ -80,6 +83,7 @@ async function main(): Promise<void> {
   const reps = Number(process.argv[2] ?? 5);
   const envSteps = Number(process.argv[3] ?? 4000);
   const envId = process.argv[4] ?? 'HalfCheetah-v5';
+  const transports = (process.argv[5] ?? 'ipc').split(',').filter(Boolean) as LocalTransport[];
   const configs: { n: number; modes: Vectorization[] }[] = [
     { n: 1, modes: ['sync'] },
     { n: 8, modes: ['sync', 'async'] },
@@ -90,19 +94,23 @@ async function main(): Promise<void> {
     for (const { n, modes } of configs) {
       const steps = Math.ceil(envSteps / n);
       add(`py ${n}`, inProcess(envId, n, steps, 100 + rep) / steps);
-      for (const m of modes) add(`${m} ${n}`, (await throughBridge(envId, n, steps, 100 + rep, m)) / steps);
+      for (const m of modes) for (const t of transports) add(`${m} ${n} ${t}`, (await throughBridge(envId, n, steps, 100 + rep, m, t)) / steps);
     }
     process.stderr.write(`rep ${rep + 1}/${reps} done\n`);
   }
-  console.log(`${envId}, ${envSteps} env-steps per measurement, median of ${reps} interleaved reps; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}`);
-  console.log('numEnvs | mode  | in-process env-steps/s | bridge env-steps/s | ratio | overhead per STEP (us)');
+  console.log(
+    `${envId}, ${envSteps} env-steps per measurement, median of ${reps} interleaved reps; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${loadavg()[0].toFixed(1)}`,
+  );
+  console.log('numEnvs | mode  | transport | in-process env-steps/s | bridge env-steps/s | ratio | overhead per STEP (us)');
   for (const { n, modes } of configs) {
     const py = median(times.get(`py ${n}`)!);
     for (const m of modes) {
-      const br = median(times.get(`${m} ${n}`)!);
-      console.log(
-        `${String(n).padStart(7)} | ${m.padEnd(5)} | ${(n / py).toFixed(0).padStart(22)} | ${(n / br).toFixed(0).padStart(18)} | ${(py / br).toFixed(2).padStart(5)} | ${((br - py) * 1e6).toFixed(1).padStart(8)}`,
-      );
+      for (const t of transports) {
+        const br = median(times.get(`${m} ${n} ${t}`)!);
+        console.log(
+          `${String(n).padStart(7)} | ${m.padEnd(5)} | ${t.padEnd(9)} | ${(n / py).toFixed(0).padStart(22)} | ${(n / br).toFixed(0).padStart(18)} | ${(py / br).toFixed(2).padStart(5)} | ${((br - py) * 1e6).toFixed(1).padStart(8)}`,
+        );
+      }
     }
   }
 }

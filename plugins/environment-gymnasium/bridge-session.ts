@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { EnvironmentError, defaultPython } from '../../src/index.js';
 import { removeDirWithChild, spawnBridge } from './bridge-process.js';
-import { BridgeConnection, BridgeRemoteError, bindLocalSocket, connectRemoteSocket, type CurveKeys } from './bridge-transport.js';
+import { BridgeConnection, BridgeRemoteError, bindLocalSocket, connectRemoteSocket, type CurveKeys, type LocalTransport } from './bridge-transport.js';
 import { helloFields, parseWelcome, PROTOCOL_VERSION, type Vectorization, type VideoRequest, type Welcome, type WireHeader } from './protocol.js';
 
 /** Options of a bridge session (part of `GymnasiumEnvironmentOptions`). */
@@ -37,11 +37,15 @@ export interface BridgeSessionOptions {
   /** Connect to a running `sparse-rl-bridge serve` instead of spawning a child (see {@link RemoteBridgeOptions}). */
   readonly remote?: RemoteBridgeOptions;
   /**
-   * Local transport to a spawned bridge: `'ipc'` (default except on Windows: a Unix socket in a
-   * fresh 0700 temporary directory, so only this user can connect, and the fastest) or `'tcp'`
-   * (`tcp://127.0.0.1:<random port>`). Both are authenticated with a random token.
+   * Local transport to a spawned bridge, every one authenticated with a random token:
+   * - `'ipc'` (default except on Windows): ZeroMQ over a Unix socket in a fresh 0700 temporary
+   *   directory, so only this user can connect;
+   * - `'unix'`: the same messages length-prefixed over a plain Unix stream socket in such a
+   *   directory (`./stream-socket.ts`), without ZeroMQ's I/O threads: about 90 µs less per
+   *   STEP round trip (`bench/bridge-step.ts`); not on Windows;
+   * - `'tcp'`: ZeroMQ over `tcp://127.0.0.1:<random port>`.
    */
-  readonly transport?: 'ipc' | 'tcp';
+  readonly transport?: LocalTransport;
   /** Receives warnings (protocol minor mismatch, restarts, lost episodes); default `console.warn`. */
   readonly onWarning?: (message: string) => void;
   /**

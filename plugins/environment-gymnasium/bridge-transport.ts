@@ -1,7 +1,8 @@
 /**
  * Transport to a bridge: the ZeroMQ REQ socket (bound locally for a spawned bridge, or connected
- * to a remote one, with CURVE when a server key is given) and {@link BridgeConnection}, strict
- * request/reply with a deadline per request over the bridge protocol of `./protocol.ts`.
+ * to a remote one, with CURVE when a server key is given), or for a spawned bridge the plain Unix
+ * stream socket of `./stream-socket.ts` (`transport: 'unix'`), and {@link BridgeConnection},
+ * strict request/reply with a deadline per request over the bridge protocol of `./protocol.ts`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,16 @@ import * as zmq from 'zeromq';
 import { EnvironmentError } from '../../src/index.js';
 import { BridgeProcess, withTail } from './bridge-process.js';
 import { decodeMessage, encodeMessage, parseError, type DecodedMessage, type MessageType, type OutgoingArray, type WireHeader } from './protocol.js';
+import { UnixStreamSocket, type MessageSocket } from './stream-socket.js';
+
+export type { MessageSocket } from './stream-socket.js';
+
+/**
+ * Local transports of a spawned bridge: `'ipc'` (ZeroMQ over a Unix socket), `'tcp'` (ZeroMQ over
+ * loopback TCP), `'unix'` (the same messages over a plain Unix stream socket, no ZeroMQ: the
+ * lowest overhead per request; not on Windows).
+ */
+export type LocalTransport = 'ipc' | 'tcp' | 'unix';
 
 /**
  * An ERROR reply from the bridge: the request failed on the Python side but the bridge is alive
@@ -37,25 +48,37 @@ function remoteErrorMessage(request: MessageType, r: ReturnType<typeof parseErro
   return `Gymnasium bridge failed ${request}: ${r.exceptionType}: ${r.message}`;
 }
 
-/** A local REQ socket a spawned bridge connects to, and the private directory of its `ipc://` socket. */
+/** A local socket a spawned bridge connects to, and the private directory of its `ipc://` or `unix://` socket. */
 export interface LocalSocket {
-  readonly socket: zmq.Request;
+  readonly socket: MessageSocket;
   /** `endpoint` the bridge is told to `--connect` to. */
   readonly endpoint: string;
   readonly ipcDir: string | null;
 }
 
 /**
- * Binds the REQ socket for a spawned bridge.
- * @param requested `'ipc'` or `'tcp'`; default `'ipc'` except on Windows.
+ * Binds the socket for a spawned bridge: a ZeroMQ REQ socket, or with `'unix'` a listening Unix
+ * stream socket (see `./stream-socket.ts`).
+ * @param requested `'ipc'`, `'tcp'` or `'unix'`; default `'ipc'` except on Windows.
  * @throws EnvironmentError when binding fails (the socket is closed, the directory removed).
  */
-export async function bindLocalSocket(requested: 'ipc' | 'tcp' | undefined): Promise<LocalSocket> {
-  const socket = new zmq.Request({ linger: 0 });
+export async function bindLocalSocket(requested: LocalTransport | undefined): Promise<LocalSocket> {
   // Default transport: a Unix socket in a fresh 0700 directory (only this user can connect;
   // about half the round-trip time of loopback TCP); loopback TCP on Windows or on request.
   let ipcDir: string | null = null;
   const transport = requested ?? (process.platform === 'win32' ? 'tcp' : 'ipc');
+  if (transport === 'unix') {
+    if (process.platform === 'win32') throw new EnvironmentError("transport 'unix' is not available on Windows; use 'ipc' or 'tcp'");
+    ipcDir = mkdtempSync(join(tmpdir(), 'srl-bridge-'));
+    try {
+      const socket = await UnixStreamSocket.listen(join(ipcDir, 's'));
+      return { socket, endpoint: socket.lastEndpoint, ipcDir };
+    } catch (e) {
+      rmSync(ipcDir, { recursive: true, force: true });
+      throw new EnvironmentError(`Could not listen on a local Unix socket for the Gymnasium bridge: ${(e as Error).message}`);
+    }
+  }
+  const socket = new zmq.Request({ linger: 0 });
   try {
     if (transport === 'ipc') {
       ipcDir = mkdtempSync(join(tmpdir(), 'srl-bridge-'));
@@ -125,7 +148,7 @@ export class BridgeConnection {
   }
 
   constructor(
-    private readonly socket: zmq.Request,
+    private readonly socket: MessageSocket,
     readonly child: ChildProcess | null,
     readonly python: string,
     /** Observer of every header sent and received (see `GymnasiumEnvironmentOptions.onMessage`). */

@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import type { EnvironmentRole, ExperimentConfig, JsonSchema } from '../../src/index.js';
 import type { RemoteBridgeOptions } from './bridge-session.js';
+import type { LocalTransport } from './bridge-transport.js';
 import type { GymnasiumEnvironmentOptions } from './gymnasium-environment.js';
 import type { Vectorization } from './protocol.js';
 
@@ -23,6 +24,8 @@ export interface GymnasiumOptions {
   /** Respawn a crashed bridge (reset, log the lost episodes, continue) at most this many times; 0 = fail the run. */
   readonly restartOnCrash: boolean;
   readonly maxRestarts: number;
+  /** Local transport to the spawned bridge (`ipc` when unset; see `BridgeSessionOptions.transport`). */
+  readonly transport?: LocalTransport;
   /** Connect to `sparse-rl-bridge serve` instead of spawning a bridge. */
   readonly remote?: RemoteBridgeOptions;
   /** Record every evaluation episode to MP4 (the evaluation env only). */
@@ -51,6 +54,11 @@ export const gymnasiumOptionsSchema: JsonSchema = {
       enum: ['sync', 'async'],
       default: 'sync',
       description: 'sync: envs stepped one after another in the bridge process (least overhead); async: one Gymnasium AsyncVectorEnv worker process per env (for expensive envs). Results are identical.',
+    },
+    transport: {
+      type: 'string',
+      enum: ['ipc', 'unix', 'tcp'],
+      description: 'Local transport to the spawned bridge (unset: ipc; not used with remote). ipc: ZeroMQ over a private Unix socket; unix: the same messages over a plain Unix stream socket, without ZeroMQ\'s I/O threads (the least overhead per step; not on Windows); tcp: ZeroMQ over loopback TCP. Results are identical.',
     },
     python: { type: 'string', minLength: 1, description: 'Python interpreter; default .venv/bin/python made by `npm run setup`, or $SPARSE_RL_PYTHON.' },
     startTimeoutMs: { type: 'integer', minimum: 1, default: 60000, description: 'Deadline of the bridge start-up and handshake.' },
@@ -113,6 +121,7 @@ export function environmentStartOptions(
     idleTimeoutS: options.idleTimeoutS,
     restartOnCrash: options.restartOnCrash ? { maxRestarts: options.maxRestarts } : false,
     remote: options.remote,
+    ...(options.transport ? { transport: options.transport } : {}),
     ...(evalRole && options.video ? { video: { dir: resolve(options.video.dir), namePrefix: options.video.namePrefix } } : {}),
   };
 }

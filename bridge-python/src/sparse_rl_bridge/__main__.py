@@ -23,8 +23,12 @@ parent lives. ``serve`` runs until SIGTERM (143, after closing every session's e
 (130); with ``--once`` it exits when a session has ended and no other is open, with 0 (CLOSE),
 2 (protocol major mismatch), 4 (its client disconnected) or 5 (idle timeout).
 
-With ``--cleanup-ipc`` (what the trainer passes for its private ``ipc://`` socket), the bridge
-removes the socket file and its folder on every exit, including its parent's death (SIGKILL of
+``--connect unix://PATH`` (the client's ``transport: 'unix'``) serves the same protocol over a
+plain Unix stream socket instead of ZeroMQ (:func:`.server.serve_stream`); it also exits with 4
+when the client closes the connection.
+
+With ``--cleanup-ipc`` (what the trainer passes for its private ``ipc://`` or ``unix://`` socket),
+the bridge removes the socket file and its folder on every exit, including its parent's death (SIGKILL of
 the Node process included): see :mod:`.serve`.
 """
 
@@ -44,6 +48,18 @@ from .ipc_dir import remove_ipc_socket
 REQUIRED_MODULES = (("numpy", "numpy"), ("zmq", "pyzmq"), ("gymnasium", "gymnasium"))
 
 TOKEN_ENV = "SPARSE_RL_BRIDGE_TOKEN"
+
+
+#: Endpoint scheme of the plain Unix stream socket transport (see :func:`.server.serve_stream`).
+STREAM_SCHEME = "unix://"
+
+
+def remove_local_socket(endpoint: str) -> None:
+    """:func:`.ipc_dir.remove_ipc_socket` for ``ipc://`` and ``unix://`` endpoints alike (the
+    socket file, then its folder if empty); ignores any other endpoint."""
+    if endpoint.startswith(STREAM_SCHEME):
+        endpoint = "ipc://" + endpoint[len(STREAM_SCHEME):]
+    remove_ipc_socket(endpoint)
 
 
 def drop_cwd_from_sys_path(path=None, cwd: Optional[str] = None, pythonpath: Optional[str] = None) -> list:
@@ -106,7 +122,7 @@ def _early_cleanup_handler(endpoint: str, cleanup: bool):
 
     def handler(_signum, _frame):
         if cleanup:
-            remove_ipc_socket(endpoint)
+            remove_local_socket(endpoint)
         os._exit(4)
 
     return handler
@@ -121,7 +137,12 @@ def _parser() -> argparse.ArgumentParser:
             f"${TOKEN_ENV}."
         ),
     )
-    p.add_argument("--connect", required=True, help="ZeroMQ endpoint bound by the client, e.g. tcp://127.0.0.1:5555")
+    p.add_argument(
+        "--connect",
+        required=True,
+        help="endpoint bound by the client: a ZeroMQ endpoint, e.g. tcp://127.0.0.1:5555 or ipc://PATH, "
+        "or unix://PATH, a plain Unix stream socket (same protocol, no ZeroMQ)",
+    )
     p.add_argument(
         "--idle-timeout",
         type=float,
@@ -268,7 +289,7 @@ def main(argv=None) -> int:
             os.kill(args.parent_pid, 0)
         except ProcessLookupError:
             if args.cleanup_ipc:
-                remove_ipc_socket(args.connect)
+                remove_local_socket(args.connect)
             return 4
         except PermissionError:
             pass
@@ -292,6 +313,18 @@ def main(argv=None) -> int:
         os.dup2(2, 1)
     except OSError:
         pass
+
+    if args.connect.startswith(STREAM_SCHEME):
+        from .server import serve_stream  # noqa: PLC0415 - after the dependency check
+
+        endpoint = args.connect
+        return serve_stream(
+            endpoint,
+            token,
+            idle_timeout=args.idle_timeout,
+            parent_pid=args.parent_pid,
+            cleanup=(lambda: remove_local_socket(endpoint)) if args.cleanup_ipc else None,
+        )
 
     from .serve import serve  # noqa: PLC0415 - after the dependency check
 

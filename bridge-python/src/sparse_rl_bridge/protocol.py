@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import struct
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -181,20 +183,83 @@ def encode(
     return [head, *frames]
 
 
+#: ``"seq":<JSON integer>`` followed by ``,`` or ``}`` (see :func:`_decode_cached`).
+_SEQ = re.compile(rb'"seq":(-?(?:0|[1-9][0-9]*))(?=[,}])')
+#: Header keys of the messages whose layout is cached (no other fields: no token, no seed).
+_CACHEABLE_KEYS = frozenset(("v", "type", "seq", "arrays"))
+#: Most header layouts kept by :func:`_decode_cached` (cleared when full).
+_CACHE_MAX = 64
+#: (header bytes before the seq digits, after them) -> (header without seq, array layout), for
+#: headers that passed the full validation of :func:`_decode_full` once.
+_LAYOUTS: Dict[Tuple[bytes, bytes], Tuple[Dict[str, Any], Tuple[Tuple[str, np.dtype, Tuple[int, ...], int], ...]]] = {}
+
+
 def decode(frames: Sequence[Union[bytes, memoryview, Any]]) -> Message:
     """Decodes ZeroMQ frames into a :class:`Message`.
 
     Arrays are zero-copy, read-only views of the frames with the shapes of the header.
 
+    A header that differs from one already validated only in its ``seq`` digits (every STEP of a
+    session, PING) is decoded from that layout without parsing the JSON again; everything else,
+    and every frame that does not match the layout, goes through the full checks (same errors).
+
     :raises ProtocolError: if the header is not a JSON object with ``v``/``type``/``seq``, if the
         ``arrays`` list does not match the frames (count, dtype, byte length), or if the major
         protocol version differs from this bridge's (the message names both versions).
     """
+    if frames:
+        raw = frames[0]
+        if type(raw) is not bytes:
+            raw = raw.bytes if hasattr(raw, "bytes") else bytes(raw)
+        m = _SEQ.search(raw)
+        if m is not None:
+            key = (raw[: m.start(1)], raw[m.end(1):])
+            layout = _LAYOUTS.get(key)
+            if layout is not None and len(layout[1]) == len(frames) - 1:
+                arrays: Dict[str, np.ndarray] = {}
+                for (name, dtype, shape, nbytes), frame in zip(layout[1], frames[1:]):
+                    buf = frame.buffer if hasattr(frame, "buffer") else frame
+                    if (len(buf) if type(buf) is bytes else memoryview(buf).nbytes) != nbytes:
+                        break
+                    arrays[name] = np.ndarray(shape, dtype, buf)  # a view, like np.frombuffer
+                else:
+                    header = dict(layout[0])
+                    header["seq"] = int(m.group(1))
+                    return Message(header, arrays)
+            msg = _decode_full(frames, raw)
+            if layout is None and msg.header.keys() <= _CACHEABLE_KEYS:
+                _remember(key, msg)
+            return msg
+        return _decode_full(frames, raw)
+    return _decode_full(frames, b"")
+
+
+def _remember(key: Tuple[bytes, bytes], msg: Message) -> None:
+    """Caches the layout of a validated header, after checking that the ``"seq":`` found by
+    :data:`_SEQ` is the top-level seq (replacing its digits changes that and nothing else)."""
+    header = msg.header
+    try:
+        probe = json.loads(key[0] + b"1" + key[1])
+    except ValueError:  # pragma: no cover - the digits were a JSON integer
+        return
+    if probe != {**header, "seq": 1}:
+        return
+    layout = tuple(
+        (name, arr.dtype, arr.shape, arr.nbytes) for name, arr in msg.arrays.items()
+    )
+    if len(layout) != len(header.get("arrays", ())):  # duplicate array names: never cached
+        return
+    if len(_LAYOUTS) >= _CACHE_MAX:
+        _LAYOUTS.clear()
+    template = dict(header)
+    del template["seq"]
+    _LAYOUTS[key] = (template, layout)
+
+
+def _decode_full(frames: Sequence[Union[bytes, memoryview, Any]], raw: bytes) -> Message:
+    """The full checks of :func:`decode` (``raw``: frame 0 as bytes)."""
     if not frames:
         raise ProtocolError("empty message")
-    raw = frames[0]
-    if type(raw) is not bytes:
-        raw = raw.bytes if hasattr(raw, "bytes") else bytes(raw)
     try:
         header = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -265,3 +330,66 @@ def error_fields(exc: BaseException, tb: str, env_index: Optional[int] = None) -
 def iter_frame_bytes(frames: Iterable[Union[bytes, memoryview]]) -> List[bytes]:
     """Materialises frames as ``bytes`` (used by tests to feed :func:`decode`)."""
     return [bytes(f) for f in frames]
+
+
+# -- stream framing (the ``unix://`` transport) -------------------------------------------------
+#: Most bytes one stream message may announce (a guard against a corrupt length prefix).
+STREAM_MAX_BYTES = 1 << 31
+#: Most frames one stream message may announce.
+STREAM_MAX_FRAMES = 4096
+_U32 = struct.Struct("<I")
+_PAD = bytes(8)
+
+
+def _pad8(n: int) -> int:
+    return (n + 7) & ~7
+
+
+def stream_prefix(lengths: Sequence[int]) -> bytes:
+    """The prefix of one message on a ``unix://`` stream: ``u32 size, u32 nframes, u32 length *
+    nframes`` (little-endian), zero-padded to a multiple of 8 bytes. ``size`` counts every byte
+    after itself; each frame follows, zero-padded to a multiple of 8 bytes (so that array frames
+    stay 8-byte aligned relative to the message start)."""
+    n = len(lengths)
+    head = _pad8(8 + 4 * n)
+    size = head - 4 + sum(_pad8(x) for x in lengths)
+    return struct.pack(f"<II{n}I", size, n, *lengths) + bytes(head - 8 - 4 * n)
+
+
+def stream_buffers(frames: Sequence[Any]) -> List[Any]:
+    """``frames`` (bytes or buffer-protocol objects such as numpy arrays) as the list of buffers
+    of one stream message: the prefix of :func:`stream_prefix`, each frame, padding."""
+    views = [f if type(f) is bytes else memoryview(f).cast("B") for f in frames]
+    lengths = [len(v) for v in views]
+    out: List[Any] = [stream_prefix(lengths)]
+    for v, n in zip(views, lengths):
+        if n:
+            out.append(v)
+        if n & 7:
+            out.append(_PAD[: 8 - (n & 7)])
+    return out
+
+
+def stream_split(data: Union[bytes, memoryview]) -> List[memoryview]:
+    """The frames of one complete stream message ``data`` (starting at its ``size`` field), as
+    read-only views of ``data`` when it is ``bytes``.
+
+    :raises ProtocolError: for a frame count or lengths that do not add up to the size.
+    """
+    mv = memoryview(data)
+    if len(mv) < 8:
+        raise ProtocolError("stream message shorter than its prefix")
+    size, n = struct.unpack_from("<II", mv, 0)
+    if n < 1 or n > STREAM_MAX_FRAMES or size + 4 != len(mv):
+        raise ProtocolError(f"malformed stream message prefix (size {size}, {n} frames, {len(mv)} bytes)")
+    lengths = struct.unpack_from(f"<{n}I", mv, 8)
+    off = _pad8(8 + 4 * n)
+    frames = []
+    for x in lengths:
+        if off + x > len(mv):
+            raise ProtocolError("stream message frame lengths exceed its size")
+        frames.append(mv[off : off + x])
+        off += _pad8(x)
+    if off != len(mv):
+        raise ProtocolError("stream message frame lengths do not add up to its size")
+    return frames

@@ -32,6 +32,10 @@ from .video import make_recording_env
 Frames = List[Any]
 
 
+#: Action arrays up to this many values are checked with Python floats (see ActionAdapter.convert).
+_SMALL = 256
+
+
 class ActionAdapter:
     """Validates a STEP's flat float32 actions ``[num_envs, act_dim]`` and converts them to what
     the action space expects.
@@ -72,9 +76,17 @@ class ActionAdapter:
         expected = (n, self.act_dim)
         if actions.shape != expected:
             raise RequestError(f"actions must have shape {list(expected)}, got {list(actions.shape)}")
-        # min/max propagate NaN: two reductions check finiteness and, usually, the bounds too.
-        lo, hi = float(actions.min()), float(actions.max())
-        if not (math.isfinite(lo) and math.isfinite(hi)):
+        if actions.size <= _SMALL:
+            # Few values: Python floats are cheaper than numpy reductions. The float64 sum of
+            # float32 values is finite exactly when every value is (it cannot overflow).
+            vals = actions.ravel().tolist()
+            finite = math.isfinite(sum(vals))
+            lo, hi = (min(vals), max(vals)) if finite and vals else (0.0, 0.0)
+        else:
+            # min/max propagate NaN: two reductions check finiteness and, usually, the bounds too.
+            lo, hi = float(actions.min()), float(actions.max())
+            finite = math.isfinite(lo) and math.isfinite(hi)
+        if not finite:
             bad = np.argwhere(~np.isfinite(actions))[0].tolist()
             raise RequestError(f"actions must be finite, got {actions[tuple(bad)]} at index {bad}")
         if isinstance(space, gym.spaces.Box):
@@ -217,6 +229,7 @@ class VectorEnv:
         self.act_dim = self.actions.act_dim
         self.num_envs = num_envs
         self._flatten = flattener(obs_space)
+        self._flat_obs = isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 1
         self._discrete_action = isinstance(act_space, gym.spaces.Discrete)
         #: True until the first RESET and after an env raised inside STEP.
         self.needs_reset = True
@@ -262,14 +275,18 @@ class VectorEnv:
         episodes: List[Dict[str, Any]] = []
         per_env = [int(x) for x in batched] if self._discrete_action else batched
         flatten = self._flatten
+        # A 1-D Box observation is stored into its row as it is (what flatten's reshape(-1) gives).
+        flat = self._flat_obs
         eps = self.episodes
+        returns, lengths = eps.returns, eps.lengths
         i = 0
         try:
             for i, env in enumerate(self.envs):
                 o, r, term, trunc, _info = env.step(per_env[i])
                 r = float(r)
                 rewards[i] = r
-                eps.add(i, r)
+                returns[i] += r
+                lengths[i] += 1
                 if term or trunc:
                     terminated[i] = bool(term)
                     truncated[i] = bool(trunc)
@@ -277,7 +294,7 @@ class VectorEnv:
                     finals.append(flatten(o))
                     episodes.append(eps.finish(i))
                     o, _info = env.reset()
-                obs[i] = flatten(o)
+                obs[i] = o if flat else flatten(o)
         except Exception as exc:
             self.needs_reset = True
             exc.env_index = i  # type: ignore[attr-defined]
