@@ -52,7 +52,7 @@ print(sorted(ts)[len(ts) // 2])`,
   return r.status === 0 ? Number(r.stdout.trim()) : null;
 }
 
-async function bridge(envId: string, numEnvs: number, steps: number, transport: string): Promise<{ step: number[]; ping: number[]; versions: Record<string, string> }> {
+async function bridge(envId: string, numEnvs: number, steps: number, transport: LocalTransport): Promise<{ step: number[]; ping: number[]; versions: Record<string, string> }> {
   const env = await GymnasiumEnvironment.start({ envId, numEnvs, seed: 0, transport });
   try {
     await env.reset();
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
   const envId = process.argv[2] ?? 'HalfCheetah-v5';
   const numEnvs = Number(process.argv[3] ?? 1);
   const steps = Number(process.argv[4] ?? 5000);
-  const transports = (process.argv[5] ?? 'ipc').split(',').filter(Boolean);
+  const transports = (process.argv[5] ?? 'ipc').split(',').filter(Boolean) as LocalTransport[];
   const reps = Number(process.argv[6] ?? 1);
   const load0 = loadavg()[0];
   const perRep = new Map<string, { step: number[]; ping: number[] }>(transports.map((t) => [t, { step: [], ping: [] }]));

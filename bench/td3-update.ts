@@ -9,7 +9,7 @@
  * env step split into gradient updates and the rest (`time/*` metrics of the run).
  *
  * Ratios are against PyTorch dense and our own native dense measured in the same run.
- * Usage: node dist/bench/td3-update.js [--reps 5] [--iters 100] [--threads 2] [--no-e2e] [--e2e-reps 5] [--tfjs]
+ * Usage: node dist/bench/td3-update.js [--reps 5] [--iters 100] [--threads 2] [--no-e2e] [--e2e-reps 5] [--transport ipc] [--tfjs]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -36,9 +36,10 @@ const opts = new Command()
   .option('--threads <n>', 'threads for every engine', '2')
   .option('--no-e2e', 'skip the end-to-end comparison')
   .option('--e2e-reps <n>', 'interleaved repetitions of the end-to-end rows', '5')
+  .option('--transport <t>', 'bridge transport of the end-to-end rows: ipc (default of a run), unix or tcp', 'ipc')
   .option('--tfjs', 'also time the tfjs engine (slow)')
   .parse()
-  .opts<{ reps: string; iters: string; threads: string; e2e: boolean; e2eReps: string; tfjs: boolean }>();
+  .opts<{ reps: string; iters: string; threads: string; e2e: boolean; e2eReps: string; transport: string; tfjs: boolean }>();
 const reps = Number(opts.reps);
 const iters = Number(opts.iters);
 const threads = Number(opts.threads);
@@ -149,6 +150,7 @@ const WINDOW = 1000;
 const E2E_COMMON = [
   `totalSteps=${E2E_WARMUP + E2E_STEPS}`, `agent.learningStarts=${E2E_WARMUP}`, 'evaluation.interval=1000000', 'evaluation.episodes=1',
   'evaluation.atStart=false', 'checkpoint.interval=1000000', 'output.progress=none', 'runtime.engine=native', `runtime.threads=${threads}`,
+  ...(opts.transport === 'ipc' ? [] : [`environment.transport=${opts.transport}`]),
 ];
 const rlx2Window = [`sparsifier.topologyUpdate.interval=${WINDOW}`, 'agent.nStep.delayIterations=0', `replayBuffer.checkInterval=${WINDOW}`, `replayBuffer.minSize=${WINDOW}`];
 const E2E_ROWS: readonly E2eRow[] = [
@@ -205,7 +207,7 @@ async function endToEnd(haveTorch: boolean): Promise<void> {
   const med = (runs: E2eRun[], key: keyof E2eRun) => median(runs.map((x) => x[key]));
   const dense = { td3: med(ours.get(E2E_ROWS[0])!, 'stepsPerSecond'), sac: med(ours.get(E2E_ROWS.find((r) => r.label === 'dense SAC')!)!, 'stepsPerSecond') };
   const torch = { td3: haveTorch ? median(theirs.td3) : NaN, sac: haveTorch ? median(theirs.sac) : NaN };
-  console.log(`\nEnd to end on HalfCheetah-v5 through the bridge (numEnvs 1, env step overlapped with the updates), ${threads} threads: ${E2E_WARMUP} warm-up + ${E2E_STEPS} training steps, the first 1000 training steps not timed; median of ${e2eReps} interleaved reps`);
+  console.log(`\nEnd to end on HalfCheetah-v5 through the bridge (${opts.transport} transport, numEnvs 1, env step overlapped with the updates), ${threads} threads: ${E2E_WARMUP} warm-up + ${E2E_STEPS} training steps, the first 1000 training steps not timed; median of ${e2eReps} interleaved reps`);
   console.log('Bench window: topology / mask / pruning updates and buffer checks every 1000 env steps, n-step target from the first update (commands below).');
   console.log('| loop | env steps/s | × our dense | × PyTorch dense | update ms / step | non-update ms / step |');
   console.log('|---|---|---|---|---|---|');
