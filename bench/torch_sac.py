@@ -11,18 +11,16 @@ Modes (JSON result on stdout):
   e2e    --env HalfCheetah-v5 --steps N  -> env steps/s of the full training loop (act, step an
                                             in-process Gymnasium env, store, sample, update)
 """
-import argparse
 import copy
 import json
 import statistics
-import time
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch_td3 import Buffer
+from torch_td3 import common_args, run_e2e, time_updates
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
@@ -99,58 +97,17 @@ class SAC:
 
 def bench_update(obs, act, iters, blocks, warmup_iters=20):
     torch.manual_seed(0)
-    agent = SAC(obs, act)
-    b = 256
-    batch = (torch.randn(b, obs), torch.rand(b, act) * 2 - 1, torch.randn(b, obs), torch.randn(b, 1), torch.ones(b, 1))
-    for _ in range(warmup_iters):
-        agent.train(*batch)
-    times = []
-    for _ in range(blocks):
-        t0 = time.perf_counter()
-        for _ in range(iters):
-            agent.train(*batch)
-        times.append((time.perf_counter() - t0) * 1000 / iters)
+    times = time_updates(SAC(obs, act), obs, act, iters, blocks, warmup_iters)
     return {"ms_per_update": statistics.median(times), "blocks": times}
 
 
 def bench_e2e(env_id, steps, warmup):
-    import gymnasium as gym
-
     torch.manual_seed(0)
-    env = gym.make(env_id)
-    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-    max_a = float(env.action_space.high[0])
-    agent = SAC(obs_dim, act_dim)
-    buf = Buffer(obs_dim, act_dim, steps + warmup)
-    s, _ = env.reset(seed=0)
-    rng = np.random.default_rng(0)
-    t0 = None
-    for t in range(warmup + steps):
-        if t == warmup:
-            t0 = time.perf_counter()
-        a = rng.uniform(-1, 1, act_dim).astype(np.float32) if t < warmup else agent.select_action(s).astype(np.float32)
-        s2, r, term, trunc, _ = env.step(a * max_a)
-        buf.add(s, a, s2, r, float(term))
-        s = s2
-        if term or trunc:
-            s, _ = env.reset()
-        if t >= warmup:
-            agent.train(*buf.sample(256))
-    return {"steps_per_second": steps / (time.perf_counter() - t0)}
+    return run_e2e(env_id, SAC, lambda agent, s, rng: agent.select_action(s), steps, warmup)
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["update", "e2e"])
-    p.add_argument("--obs", type=int, default=17)
-    p.add_argument("--act", type=int, default=6)
-    p.add_argument("--iters", type=int, default=100)
-    p.add_argument("--blocks", type=int, default=5)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--env", default="HalfCheetah-v5")
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--warmup", type=int, default=1000)
-    a = p.parse_args()
+    a = common_args().parse_args()
     torch.set_num_threads(a.threads)
     result = bench_update(a.obs, a.act, a.iters, a.blocks) if a.mode == "update" else bench_e2e(a.env, a.steps, a.warmup)
     result.update(torch=torch.__version__, threads=torch.get_num_threads())

@@ -119,9 +119,9 @@ class Buffer:
         return t(self.s[idx]), t(self.a[idx]), t(self.s2[idx]), t(self.r[idx]), t(self.nd[idx])
 
 
-def bench_update(obs, act, iters, blocks, hidden=256, layers=2, warmup_iters=20):
-    torch.manual_seed(0)
-    agent = TD3(obs, act, hidden=hidden, layers=layers)
+def time_updates(agent, obs, act, iters, blocks, warmup_iters=20):
+    """ms per `agent.train` call on one fixed random batch of 256: `blocks` timings of `iters` calls
+    after `warmup_iters` untimed ones (shared with bench/torch_sac.py)."""
     b = 256
     batch = (torch.randn(b, obs), torch.rand(b, act) * 2 - 1, torch.randn(b, obs), torch.randn(b, 1), torch.ones(b, 1))
     for _ in range(warmup_iters):
@@ -132,16 +132,25 @@ def bench_update(obs, act, iters, blocks, hidden=256, layers=2, warmup_iters=20)
         for _ in range(iters):
             agent.train(*batch)
         times.append((time.perf_counter() - t0) * 1000 / iters)
+    return times
+
+
+def bench_update(obs, act, iters, blocks, hidden=256, layers=2, warmup_iters=20):
+    torch.manual_seed(0)
+    times = time_updates(TD3(obs, act, hidden=hidden, layers=layers), obs, act, iters, blocks, warmup_iters)
     return {"ms_per_update": statistics.median(times), "blocks": times, "hidden": [hidden] * layers}
 
 
-def bench_e2e(env_id, steps, warmup):
+def run_e2e(env_id, make_agent, explore, steps, warmup):
+    """Env steps/s of a training loop on an in-process Gymnasium env: `warmup` uniform random
+    steps, then `steps` timed steps of act (`explore(agent, s, rng)`, normalised), env step, store,
+    sample 256 and one `agent.train` (shared with bench/torch_sac.py)."""
     import gymnasium as gym
 
     env = gym.make(env_id)
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
     max_a = float(env.action_space.high[0])
-    agent = TD3(obs_dim, act_dim)
+    agent = make_agent(obs_dim, act_dim)
     buf = Buffer(obs_dim, act_dim, steps + warmup)
     s, _ = env.reset(seed=0)
     rng = np.random.default_rng(0)
@@ -149,10 +158,7 @@ def bench_e2e(env_id, steps, warmup):
     for t in range(warmup + steps):
         if t == warmup:
             t0 = time.perf_counter()
-        if t < warmup:
-            a = rng.uniform(-1, 1, act_dim).astype(np.float32)
-        else:
-            a = (agent.select_action(s) + rng.normal(0, 0.1, act_dim)).clip(-1, 1).astype(np.float32)
+        a = rng.uniform(-1, 1, act_dim).astype(np.float32) if t < warmup else explore(agent, s, rng).astype(np.float32)
         s2, r, term, trunc, _ = env.step(a * max_a)
         buf.add(s, a, s2, r, float(term))
         s = s2
@@ -163,7 +169,16 @@ def bench_e2e(env_id, steps, warmup):
     return {"steps_per_second": steps / (time.perf_counter() - t0)}
 
 
-if __name__ == "__main__":
+def bench_e2e(env_id, steps, warmup):
+    def explore(agent, s, rng):
+        a = agent.select_action(s)
+        return (a + rng.normal(0, 0.1, a.shape[0])).clip(-1, 1)
+
+    return run_e2e(env_id, TD3, explore, steps, warmup)
+
+
+def common_args():
+    """The command line both references take (mode, sizes, timing, env loop, threads)."""
     p = argparse.ArgumentParser()
     p.add_argument("mode", choices=["update", "e2e"])
     p.add_argument("--obs", type=int, default=17)
@@ -174,6 +189,11 @@ if __name__ == "__main__":
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--warmup", type=int, default=1000)
     p.add_argument("--threads", type=int, default=2)
+    return p
+
+
+if __name__ == "__main__":
+    p = common_args()
     p.add_argument("--hidden", type=int, default=256, help="update mode: width of every hidden layer")
     p.add_argument("--layers", type=int, default=2, help="update mode: number of hidden layers")
     p.add_argument("--update-warmup", type=int, default=20, help="update mode: untimed updates before the blocks")

@@ -228,18 +228,28 @@ def serve(
     """
     if bind:
         return _serve_sessions(endpoint, token, idle_timeout, log, curve_secret_key_file, curve_client_keys_dir, once, max_sessions)
+    cleanup = (lambda: remove_ipc_socket(endpoint)) if cleanup_ipc else None
+    return run_spawned(lambda parent_gone: _serve_spawned(endpoint, token, idle_timeout, parent_gone, log), parent_pid, cleanup, log)
+
+
+def run_spawned(loop, parent_pid: Optional[int], cleanup, log) -> int:
+    """Runs the request loop of a spawned bridge, ``loop(parent_gone) -> exit code``, under the
+    parent watch (:class:`_ParentWatch`: PR_SET_PDEATHSIG and a watchdog): a SIGTERM or the
+    parent's death ends it with 143 or 4. ``cleanup`` (or None) runs on every exit, after the
+    watch has stopped. Shared by the ZeroMQ and the plain Unix-socket transports.
+    """
     initial_ppid = os.getppid()
 
     def parent_gone() -> bool:
         return os.getppid() != initial_ppid or (parent_pid is not None and not _alive(parent_pid))
 
-    def cleanup() -> None:
-        if cleanup_ipc:
-            remove_ipc_socket(endpoint)
+    def do_cleanup() -> None:
+        if cleanup is not None:
+            cleanup()
 
-    watch = _ParentWatch(parent_gone, cleanup, log)
+    watch = _ParentWatch(parent_gone, do_cleanup, log)
     try:
-        return _serve_spawned(endpoint, token, idle_timeout, parent_gone, log)
+        return loop(parent_gone)
     except _Terminated:
         gone = parent_gone()
         print(f"sparse-rl-bridge: {'parent process is gone' if gone else 'SIGTERM'}; exited", file=log, flush=True)
@@ -247,7 +257,20 @@ def serve(
     finally:
         watch.terminating = True  # a late SIGTERM must not interrupt the clean-up below
         watch.stop()
-        cleanup()
+        do_cleanup()
+
+
+def quiet_exit(parent_gone, idle_timeout: float, last: float, log) -> Optional[int]:
+    """What a spawned bridge does when no request arrived within its poll interval: exit code 4
+    when the parent is gone, 5 after ``idle_timeout`` seconds (> 0) since ``last`` (monotonic),
+    else None (keep waiting). Logs the reason. Shared by both spawned transports."""
+    if parent_gone():
+        print("sparse-rl-bridge: parent process is gone; exiting", file=log, flush=True)
+        return 4
+    if idle_timeout > 0 and time.monotonic() - last > idle_timeout:
+        print(f"sparse-rl-bridge: no request for {idle_timeout:g} s; exiting", file=log, flush=True)
+        return 5
+    return None
 
 
 def _serve_spawned(endpoint, token, idle_timeout, parent_gone, log) -> int:
@@ -272,13 +295,8 @@ def _serve_spawned(endpoint, token, idle_timeout, parent_gone, log) -> int:
             try:
                 frames = sock.recv_multipart()  # requests are small: plain bytes are cheapest
             except zmq.Again:
-                if parent_gone():
-                    print("sparse-rl-bridge: parent process is gone; exiting", file=log, flush=True)
-                    code = 4
-                    break
-                if idle_timeout > 0 and time.monotonic() - last > idle_timeout:
-                    print(f"sparse-rl-bridge: no request for {idle_timeout:g} s; exiting", file=log, flush=True)
-                    code = 5
+                code = quiet_exit(parent_gone, idle_timeout, last, log)
+                if code is not None:
                     break
                 continue
             reply = server.handle_frames(frames)

@@ -501,34 +501,16 @@ def serve_stream(endpoint: str, token: str, idle_timeout: float = 0.0, parent_pi
     Also exits (code 4) when the client closes the connection. ``cleanup`` runs on every exit
     (removing the socket folder with ``--cleanup-ipc``).
     """
-    from .serve import _ParentWatch, _Terminated, _alive  # noqa: PLC0415 - serve imports this module
+    from .serve import run_spawned  # noqa: PLC0415 - serve imports this module
 
-    initial_ppid = os.getppid()
-
-    def parent_gone() -> bool:
-        return os.getppid() != initial_ppid or (parent_pid is not None and not _alive(parent_pid))
-
-    def do_cleanup() -> None:
-        if cleanup is not None:
-            cleanup()
-
-    watch = _ParentWatch(parent_gone, do_cleanup, log)
-    try:
-        return _serve_stream_loop(endpoint, token, idle_timeout, parent_gone, log)
-    except _Terminated:
-        gone = parent_gone()
-        print(f"sparse-rl-bridge: {'parent process is gone' if gone else 'SIGTERM'}; exited", file=log, flush=True)
-        return 4 if gone else 143
-    finally:
-        watch.terminating = True  # a late SIGTERM must not interrupt the clean-up below
-        watch.stop()
-        do_cleanup()
+    return run_spawned(lambda parent_gone: _serve_stream_loop(endpoint, token, idle_timeout, parent_gone, log), parent_pid, cleanup, log)
 
 
 def _serve_stream_loop(endpoint: str, token: str, idle_timeout: float, parent_gone, log) -> int:
     import socket  # noqa: PLC0415
     import struct  # noqa: PLC0415
     import time  # noqa: PLC0415
+    from .serve import quiet_exit  # noqa: PLC0415 - serve imports this module
 
     _route_mujoco_warnings(log)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -555,13 +537,8 @@ def _serve_stream_loop(endpoint: str, token: str, idle_timeout: float, parent_go
             try:
                 data = reader.read()
             except BlockingIOError:
-                if parent_gone():
-                    print("sparse-rl-bridge: parent process is gone; exiting", file=log, flush=True)
-                    code = 4
-                    break
-                if idle_timeout > 0 and time.monotonic() - last > idle_timeout:
-                    print(f"sparse-rl-bridge: no request for {idle_timeout:g} s; exiting", file=log, flush=True)
-                    code = 5
+                code = quiet_exit(parent_gone, idle_timeout, last, log)
+                if code is not None:
                     break
                 continue
             except P.ProtocolError as exc:  # a corrupt size: the stream cannot be read on
