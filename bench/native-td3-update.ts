@@ -7,18 +7,30 @@
  * (forward, backward with input gradient, actor backward, Adam) and the Polyak update of the
  * three targets. Random data (a few pre-drawn batches, cycled).
  *
- * Prints the median (and best) over `--reps` repetitions of the mean time per update (ms), dense
- * and with random unstructured masks on every layer at each `--sparsity` (configurations
- * interleaved per repetition so they see the same machine load), plus a per-operation breakdown.
+ * Configurations (`--configs`, comma-separated, always preceded by dense):
+ * - `0.9` (any number in (0, 1)): random unstructured masks, that sparsity on every layer;
+ * - `erk0.9`: random unstructured masks with ERK per-layer sparsities (src/sparse/sparsity-distribution.ts,
+ *   solved per network; the small first layer gets a high density, the 256→1 / 256→6 output layers stay dense);
+ * - `2:4`, `1:4`, `1:8` (any N:M): N:M masks by weight magnitude along the input dimension
+ *   (src/sparse/nm.ts nmMask), on every layer (the engine runs layers whose density is under its
+ *   threshold on the packed N:M kernels; 23→256 at 2:4 is 12/23 dense and stays on the dense kernels).
+ *
+ * Prints, per configuration, the median (and best) over `--reps` repetitions of the mean wall time
+ * per update (ms) and of the process CPU time per update (robust to a loaded machine at --threads 1;
+ * with more threads it includes the spinning workers), the ratios of those medians to dense, and a
+ * per-operation breakdown (median over the repetitions of each operation's time per update).
+ * Configurations are interleaved per repetition so they see the same machine load.
  *
  * Usage: npx vite-node bench/native-td3-update.ts -- [--reps 7] [--iters 200] [--threads 2]
- *        [--sparsity 0.9,0.8,0.5]
+ *        [--configs 0.9,erk0.9,2:4,1:4,1:8] [--sparsity 0.9,0.8,0.5 (= unstructured configs)]
  */
 import { parseArgs } from 'node:util';
 
 import type { Engine, Mlp, MlpSpec, Optimizer } from '../src/nn/engine.js';
-import { createNativeEngine } from '../src/nn/native-engine.js';
+import { createNativeEngine, NativeMlp } from '../src/nn/native-engine.js';
 import { concatRows } from '../src/rl/twin-critics.js';
+import { nmMask } from '../src/sparse/nm.js';
+import { activeCount, layerSparsities } from '../src/sparse/sparsity-distribution.js';
 import { Rng } from '../src/util/rng.js';
 
 const { values } = parseArgs({
@@ -27,13 +39,14 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '7' },
     iters: { type: 'string', default: '200' },
     threads: { type: 'string', default: '2' },
-    sparsity: { type: 'string', default: '0.9' },
+    sparsity: { type: 'string' },
+    configs: { type: 'string', default: '0.9,erk0.9,2:4,1:4,1:8' },
   },
 });
 const reps = Math.max(5, Number(values.reps));
 const iters = Number(values.iters);
 const threads = Number(values.threads);
-const sparsities = String(values.sparsity).split(',').map(Number);
+const configNames = String(values.sparsity ?? values.configs).split(',').map((c) => c.trim()).filter((c) => c !== '');
 
 const OBS = 17;
 const ACT = 6;
@@ -68,22 +81,56 @@ interface Td3 {
   criticOpts: Optimizer[];
 }
 
-function build(engine: Engine, sparsity: number): Td3 {
+/** Mask kind of a configuration name (see the header). */
+type MaskKind = { kind: 'dense' } | { kind: 'uniform'; sparsity: number } | { kind: 'erk'; sparsity: number } | { kind: 'nm'; n: number; m: number };
+
+function parseConfig(name: string): MaskKind {
+  if (name === 'dense') return { kind: 'dense' };
+  const nm = /^(\d+):(\d+)$/.exec(name);
+  if (nm) return { kind: 'nm', n: Number(nm[1]), m: Number(nm[2]) };
+  const erk = /^erk(.+)$/.exec(name);
+  const sparsity = Number(erk ? erk[1] : name);
+  if (!(sparsity > 0 && sparsity < 1)) throw new RangeError(`bad configuration '${name}'`);
+  return erk ? { kind: 'erk', sparsity } : { kind: 'uniform', sparsity };
+}
+
+function configLabel(c: MaskKind): string {
+  switch (c.kind) {
+    case 'dense': return 'dense';
+    case 'uniform': return `${Math.round(c.sparsity * 100)}% sparse`;
+    case 'erk': return `ERK ${Math.round(c.sparsity * 100)}%`;
+    case 'nm': return `N:M ${c.n}:${c.m}`;
+  }
+}
+
+/** A random 0/1 mask of `n` entries with exactly activeCount(n, sparsity) ones. */
+function randomMask(n: number, sparsity: number): Float32Array {
+  const m = new Float32Array(n);
+  const k = activeCount(n, sparsity);
+  const idx = Array.from({ length: n }, (_, i) => i);
+  for (let i = 0; i < k; i++) {
+    const j = i + Math.floor(rand() * (n - i));
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+    m[idx[i]] = 1;
+  }
+  return m;
+}
+
+function build(engine: Engine, config: MaskKind): Td3 {
   const mk = (name: string, sizes: number[], out: 'tanh' | 'linear'): Mlp => {
     const spec: MlpSpec = { name, layerSizes: sizes, hiddenActivation: 'relu', outputActivation: out };
     return engine.createMlp(spec);
   };
   const init = (net: Mlp) => {
-    for (const l of net.layers) {
+    const erk = config.kind === 'erk' ? layerSparsities(net.layers, config.sparsity, 'erdos-renyi-kernel') : null;
+    net.layers.forEach((l, k) => {
       const b = 1 / Math.sqrt(l.inFeatures);
       for (let i = 0; i < l.weight.length; i++) l.weight[i] = (2 * rand() - 1) * b;
       for (let i = 0; i < l.bias.length; i++) l.bias[i] = (2 * rand() - 1) * b;
-      if (sparsity > 0) {
-        const m = new Float32Array(l.weight.length);
-        for (let i = 0; i < m.length; i++) m[i] = rand() < 1 - sparsity ? 1 : 0;
-        net.setMask(net.layers.indexOf(l), m);
-      }
-    }
+      if (config.kind === 'uniform') net.setMask(k, randomMask(l.weight.length, config.sparsity));
+      else if (erk && erk[k] > 0) net.setMask(k, randomMask(l.weight.length, erk[k]));
+      else if (config.kind === 'nm') net.setMask(k, nmMask(l.weight, l.outFeatures, l.inFeatures, config.n, config.m));
+    });
   };
   const actor = mk('actor', [OBS, HIDDEN, HIDDEN, ACT], 'tanh');
   const critics = [1, 2].map((i) => mk(`critic${i}`, [OBS + ACT, HIDDEN, HIDDEN, 1], 'linear'));
@@ -108,11 +155,9 @@ function build(engine: Engine, sparsity: number): Td3 {
 /** The critic input `(s, a)` of the bench batch (`concatRows` of the agents). */
 const concat = (a: Float32Array, aw: number, b: Float32Array, bw: number, out: Float32Array) => concatRows(a, aw, b, bw, BATCH, out);
 
-/** Accumulated time per operation (ms) when `timed` is on. */
-const breakdown = new Map<string, number>();
-let timed = false;
+/** Accumulated time per operation (ms) of the current repetition. */
+let breakdown = new Map<string, number>();
 function op<T>(name: string, fn: () => T): T {
-  if (!timed) return fn();
   const t0 = performance.now();
   const r = fn();
   breakdown.set(name, (breakdown.get(name) ?? 0) + performance.now() - t0);
@@ -190,35 +235,64 @@ console.log(`${reps} repetitions × ${iters} updates per configuration, configur
 console.log('(actor update and target Polyak every 2nd update)\n');
 
 // Configurations are interleaved so that they see the same machine conditions (shared hosts).
-const configs = [0, ...sparsities].map((sparsity) => {
-  const nets = build(engine, sparsity);
+const configs = ['dense', ...configNames.filter((c) => c !== 'dense')].map((name) => {
+  const kind = parseConfig(name);
+  const nets = build(engine, kind);
   for (let it = 0; it < 20; it++) update(nets, batches[it % batches.length], it); // warm-up
-  return { sparsity, nets, times: [] as number[], label: sparsity === 0 ? 'dense' : `${Math.round(sparsity * 100)}% sparse` };
+  const kernels = (net: Mlp) =>
+    (net as NativeMlp).sparseKernelLayers().map((s, k) => {
+      // (optional chaining: the bench also runs against builds without N:M kernels)
+      const nm = (net as Partial<NativeMlp>).nmKernelLayers?.()[k];
+      const l = net.layers[k];
+      const density = l.mask ? l.mask.reduce((a, v) => a + v, 0) / l.mask.length : 1;
+      return `${density.toFixed(2)}${nm ? ` ${nm[0]}:${nm[1]}` : s ? ' csr' : ''}`;
+    }).join(' | ');
+  return {
+    label: configLabel(kind), nets, times: [] as number[], cpu: [] as number[], ops: new Map<string, number[]>(),
+    layers: `actor ${kernels(nets.actor)}; critic ${kernels(nets.critics[0])}`,
+  };
 });
 for (let r = 0; r < reps; r++) {
   for (const c of configs) {
+    breakdown = new Map();
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let it = 0; it < iters; it++) update(c.nets, batches[it % batches.length], it);
     c.times.push((performance.now() - t0) / iters);
+    const cu = process.cpuUsage(c0);
+    c.cpu.push((cu.user + cu.system) / 1000 / iters);
+    for (const [name, t] of breakdown) {
+      if (!c.ops.has(name)) c.ops.set(name, []);
+      c.ops.get(name)!.push(t / iters);
+    }
   }
 }
 const dense = configs[0];
+console.log('layer densities and kernels (density, csr / N:M sparse kernels, else dense):');
+for (const c of configs) console.log(`  ${c.label.padEnd(12)} ${c.layers}`);
+console.log('');
 for (const c of configs) {
   const ms = median(c.times);
-  const ratio = c === dense ? '' : `  ${(ms / median(dense.times)).toFixed(2)}× dense (best-of: ${(Math.min(...c.times) / Math.min(...dense.times)).toFixed(2)}×)`;
-  console.log(`${c.label.padEnd(12)} median ${ms.toFixed(3)} ms/update, best ${Math.min(...c.times).toFixed(3)}${ratio}`);
+  const cpu = median(c.cpu);
+  const ratio = c === dense ? '' : `  ${(ms / median(dense.times)).toFixed(2)}× dense (best-of ${(Math.min(...c.times) / Math.min(...dense.times)).toFixed(2)}×; cpu ${(cpu / median(dense.cpu)).toFixed(2)}×)`;
+  console.log(`${c.label.padEnd(12)} median ${ms.toFixed(3)} ms/update, best ${Math.min(...c.times).toFixed(3)}, cpu ${cpu.toFixed(3)}${ratio}`);
   console.log(`             reps: ${c.times.map((t) => t.toFixed(3)).join(', ')}`);
 }
-console.log('\nPer-operation breakdown (one timed pass of each configuration, ms per update):');
-for (const c of configs) {
-  breakdown.clear();
-  timed = true;
-  for (let it = 0; it < iters; it++) update(c.nets, batches[it % batches.length], it);
-  timed = false;
-  const total = [...breakdown.values()].reduce((s, v) => s + v, 0);
-  console.log(`  ${c.label} (${(total / iters).toFixed(3)} ms)`);
-  for (const [name, t] of breakdown) {
-    console.log(`    ${name.padEnd(32)} ${(t / iters).toFixed(3)} ms  ${((100 * t) / total).toFixed(1)}%`);
-  }
+console.log('\nPer-operation breakdown (median over the repetitions, ms per update; share of the sum of medians):');
+const opNames = [...dense.ops.keys()];
+console.log(`  ${'operation'.padEnd(32)} ${configs.map((c) => c.label.padStart(13)).join(' ')}`);
+const sums = configs.map((c) => opNames.reduce((s, n) => s + median(c.ops.get(n) ?? [0]), 0));
+for (const name of opNames) {
+  const cells = configs.map((c, i) => {
+    const t = median(c.ops.get(name) ?? [0]);
+    return `${t.toFixed(3)} ${((100 * t) / sums[i]).toFixed(0).padStart(2)}%`.padStart(13);
+  });
+  console.log(`  ${name.padEnd(32)} ${cells.join(' ')}`);
 }
+console.log(`  ${'sum'.padEnd(32)} ${sums.map((t) => t.toFixed(3).padStart(13)).join(' ')}`);
+console.log(`  ${'ratio vs dense'.padEnd(32)} ${sums.map((t) => `${(t / sums[0]).toFixed(2)}×`.padStart(13)).join(' ')}`);
+// The JS glue (noise, concatenation, TD targets; identical in every configuration) is not engine time.
+const native = configs.map((c, i) => sums[i] - median(c.ops.get('js glue') ?? [0]));
+console.log(`  ${'native ops only (no js glue)'.padEnd(32)} ${native.map((t) => t.toFixed(3).padStart(13)).join(' ')}`);
+console.log(`  ${'ratio vs dense'.padEnd(32)} ${native.map((t) => `${(t / native[0]).toFixed(2)}×`.padStart(13)).join(' ')}`);
 configs.forEach((c) => dispose(c.nets));

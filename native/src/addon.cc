@@ -149,6 +149,7 @@ class MlpWrap : public Napi::ObjectWrap<MlpWrap> {
                         InstanceMethod<&MlpWrap::CopyFrom>("copyFrom"),
                         InstanceMethod<&MlpWrap::PolyakFrom>("polyakFrom"),
                         InstanceMethod<&MlpWrap::SparseLayers>("sparseLayers"),
+                        InstanceMethod<&MlpWrap::NmLayers>("nmLayers"),
                         InstanceMethod<&MlpWrap::SetBlockCirculant>("setBlockCirculant"),
                         InstanceMethod<&MlpWrap::BlockCirculant>("blockCirculant"),
                         InstanceMethod<&MlpWrap::CirculantFftLayers>("circulantFftLayers"),
@@ -337,6 +338,25 @@ class MlpWrap : public Napi::ObjectWrap<MlpWrap> {
     const Mlp& m = *core(info.Env());
     Napi::Array out = Napi::Array::New(info.Env(), m.numLayers());
     for (int k = 0; k < m.numLayers(); ++k) out.Set(uint32_t(k), Napi::Boolean::New(info.Env(), m.usesSparseKernels(k)));
+    return out;
+  }
+
+  /** Per layer: [N, M] when the packed N:M kernels run it (exact N:M sparse mask), else null. */
+  Napi::Value NmLayers(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const Mlp& m = *core(env);
+    Napi::Array out = Napi::Array::New(env, m.numLayers());
+    for (int k = 0; k < m.numLayers(); ++k) {
+      const auto nm = m.nmPattern(k);
+      if (nm.second == 0) {
+        out.Set(uint32_t(k), env.Null());
+      } else {
+        Napi::Array p = Napi::Array::New(env, 2);
+        p.Set(uint32_t(0), Napi::Number::New(env, nm.first));
+        p.Set(uint32_t(1), Napi::Number::New(env, nm.second));
+        out.Set(uint32_t(k), p);
+      }
+    }
     return out;
   }
 

@@ -45,6 +45,7 @@ interface MlpHandle {
   copyFrom(other: MlpHandle): void;
   polyakFrom(other: MlpHandle, tau: number): void;
   sparseLayers(): boolean[];
+  nmLayers(): ([number, number] | null)[];
   setBlockCirculant(index: number, blockSize: number | null): void;
   blockCirculant(index: number): number | null;
   circulantFftLayers(batch: number, train: boolean): boolean[];
@@ -140,7 +141,8 @@ class NativeLayer implements LayerParams {
 /**
  * An MLP in native memory. Weights `[out, in]` (PyTorch layout), biases `[out]`, all float32.
  * Masked layers whose density is at most the engine's `sparseDensityThreshold` (default 0.5) run
- * on sparse kernels (CSR/CSC index lists rebuilt by `setMask`) that read only active weights; the
+ * on sparse kernels (CSR/CSC index lists rebuilt by `setMask`, or the packed N:M index when the
+ * mask is exactly N:M, see {@link NativeMlp.nmKernelLayers}) that read only active weights; the
  * others use dense kernels on the weights as stored. Both agree while the engine invariant
  * `W ⊙ (1 − M) = 0` holds: after writing weights through the views, call `applyMasks` (or
  * `setMask`) before the next forward pass.
@@ -188,6 +190,10 @@ export class NativeMlp implements Mlp {
   }
 
   /**
+   * Layers on the sparse kernels write only the active `weightGrad` entries once the inactive
+   * ones are known to be 0 (after the first masked backward with the current mask; a dense-gradient
+   * backward or a `setMask` makes the next one zero the whole array): do not write non-zeros at
+   * inactive positions through the view without changing the mask afterwards.
    * @param gradOutput `[batch, out]` dL/dy of the last forward
    * @returns dL/dx `[batch, in]` when `options.inputGrad`, else null
    * @throws Error without a preceding forward; RangeError on a wrong length
@@ -269,6 +275,20 @@ export class NativeMlp implements Mlp {
   /** Per layer: whether the sparse kernels run it (masked, density ≤ the threshold). For tests / logs. */
   sparseKernelLayers(): boolean[] {
     return this.handle.sparseLayers();
+  }
+
+  /**
+   * Per layer: `[N, M]` when the layer runs on the packed N:M kernels, else null. A masked layer
+   * on the sparse kernels uses them when its mask is exactly N:M along the input dimension for
+   * some M in {2, 4, 8, 16, 32} (every full group of M consecutive inputs of every output row has
+   * exactly N active entries, the trailing partial group min(N, its length); the smallest such M
+   * is reported, so a 2:4 mask reads [2, 4] and a 1:8 mask [1, 8]). Detected by `setMask`. The
+   * packed layout (values of a row in place + one in-group index per active entry, no row
+   * pointers) follows NVIDIA's 2:4 sparse tensor core format (Mishra et al. 2021,
+   * arXiv 2104.08378); results equal the CSR / CSC kernels bit for bit. For tests / logs.
+   */
+  nmKernelLayers(): ([number, number] | null)[] {
+    return this.handle.nmLayers();
   }
 
   /**
