@@ -667,4 +667,46 @@ void adam(Workspace& ws, float* p, const float* g, float* m, float* v, const flo
   });
 }
 
+
+void gemv(int out, int in, const float* W, const float* x, const float* bias, Act act, const int* ptr,
+          const int* idx, const int* wofs, float* y) {
+  // The batched kernels' order for one sample: acc = bias, then one fma per weight in ascending
+  // input order (gemmTile; gatherRow for CSR), then the activation; so results are bit-identical.
+  alignas(64) float t[16 * 16];
+  alignas(64) float a[16];
+  constexpr int NV = 16 / VW;
+  for (int o0 = 0; o0 < out; o0 += 16) {
+    const int on = std::min(16, out - o0);
+    vf acc[NV];
+    for (int q = 0; q < 16; ++q) a[q] = q < on && bias ? bias[o0 + q] : 0.0f;
+    for (int v = 0; v < NV; ++v) acc[v] = vload(a + v * VW);
+    if (ptr) {
+      for (int v = 0; v < NV; ++v) vstore(a + v * VW, acc[v]);
+      for (int q = 0; q < on; ++q) {
+        float s = a[q];
+        for (int j = ptr[o0 + q]; j < ptr[o0 + q + 1]; ++j) s = std::fma(W[wofs[j]], x[idx[j]], s);
+        a[q] = s;
+      }
+      for (int v = 0; v < NV; ++v) acc[v] = vload(a + v * VW);
+    } else {
+      // 16 outputs per pass; a 16×16 tile of W transposed so that lane q holds output o0 + q
+      for (int i0 = 0; i0 < in; i0 += 16) {
+        const int inn = std::min(16, in - i0);
+        if (on == 16 && inn == 16) {
+          transpose16(W + size_t(o0) * in + i0, in, t, 16);
+        } else {
+          for (int ii = 0; ii < 16; ++ii)
+            for (int q = 0; q < 16; ++q) t[ii * 16 + q] = q < on && ii < inn ? W[size_t(o0 + q) * in + i0 + ii] : 0.0f;
+        }
+        for (int ii = 0; ii < inn; ++ii) {
+          const vf xv = vset1(x[i0 + ii]);
+          for (int v = 0; v < NV; ++v) acc[v] = vfma(vload(t + ii * 16 + v * VW), xv, acc[v]);
+        }
+      }
+    }
+    for (int v = 0; v < NV; ++v) vstore(a + v * VW, applyAct(acc[v], act));
+    for (int q = 0; q < on; ++q) y[o0 + q] = a[q];
+  }
+}
+
 }  // namespace srl

@@ -112,6 +112,18 @@ void spmm(Workspace& ws, int rows, const int* ptr, const int* idx, const int* wo
 void sddmm(Workspace& ws, int rows, int in, const int* ptr, const int* idx, const float* DZ,
            ptrdiff_t lddz, const float* S, ptrdiff_t lds, int bpad, float* dW);
 
+/**
+ * One layer at batch 1 (acting in the env loop): y[o] = act(bias[o] + Σ_i W[o·in + i]·x[i]) for
+ * o < out, W row-major [out, in]. With a CSR index (`ptr` not null: row o's entries
+ * [ptr[o], ptr[o+1]), column idx[j], weight W[wofs[j]]) only the active weights are read; else the
+ * dense row (inactive weights of a masked layer are 0). Runs on the calling thread: for one
+ * sample the thread pool's hand-off and the batch padding to VW cost more than the product.
+ * Bit-identical to the batched kernels (`gemm`, `spmm`) for the same sample: the same fma chain
+ * from the bias in ascending input order, the same activation functions.
+ */
+void gemv(int out, int in, const float* W, const float* x, const float* bias, Act act, const int* ptr,
+          const int* idx, const int* wofs, float* y);
+
 /** dst[c][r] = src[r][c] for r < rows, c < cols. */
 void transpose(Workspace& ws, const float* src, ptrdiff_t lds, int rows, int cols, float* dst,
                ptrdiff_t ldd);

@@ -203,6 +203,7 @@ void inputToFeatureMajor(Workspace& ws, const float* x, int batch, int in, int b
 
 void Mlp::predict(const float* x, int batch, float* y) {
   if (batch <= 0) return;
+  if (batch == 1 && predictOne(x, y)) return;
   const int bpad = roundUp(batch, VW);
   int width = 0;
   for (int s : sizes_) width = std::max(width, s);
@@ -214,6 +215,26 @@ void Mlp::predict(const float* x, int batch, float* y) {
   for (int k = 0; k < numLayers(); ++k) outs[k] = bufs[k & 1];
   runLayers(xT, batch, bpad, outs.data(), false);
   transpose(ctx_->ws, outs.back(), bpad, outFeatures(), batch, y, outFeatures());
+}
+
+bool Mlp::predictOne(const float* x, float* y) {
+  for (int k = 0; k < numLayers(); ++k)
+    if (usesCirculantFft(k, 1, false)) return false;
+  int width = 0;
+  for (int s : sizes_) width = std::max(width, s);
+  float* bufs[2] = {ctx_->ping.ensure(2 * size_t(width)), nullptr};
+  bufs[1] = bufs[0] + width;
+  const float* cur = x;
+  for (int k = 0; k < numLayers(); ++k) {
+    const LayerLayout& l = layout_[k];
+    const SparseIndex* idx = layers_[k].index.get();
+    const bool sparse = idx && idx->useSparse;
+    float* out = k + 1 == numLayers() ? y : bufs[k & 1];
+    gemv(l.out, l.in, weight(k), cur, bias(k), actOf(k), sparse ? idx->rowPtr.data() : nullptr,
+         sparse ? idx->colIdx.data() : nullptr, sparse ? idx->rowWofs.data() : nullptr, out);
+    cur = out;
+  }
+  return true;
 }
 
 void Mlp::forward(const float* x, int batch, float* y) {

@@ -152,7 +152,7 @@ class Mlp {
   }
   EngineContext& context() const { return *ctx_; }
 
-  /** Inference: y[batch][out] from x[batch][in]; no cache. */
+  /** Inference: y[batch][out] from x[batch][in]; no cache. Batch 1 runs on `gemv` (calling thread). */
   void predict(const float* x, int batch, float* y);
   /** Training forward: like predict but caches activations for backward. */
   void forward(const float* x, int batch, float* y);
@@ -220,6 +220,8 @@ class Mlp {
   };
 
   Act actOf(int k) const { return k + 1 == numLayers() ? output_ : hidden_; }
+  /** predict at batch 1 with `gemv` per layer; false (nothing done) when a layer needs the FFT path. */
+  bool predictOne(const float* x, float* y);
   void runLayers(const float* xT, int batch, int bpad, float* const* outs, bool train);
   void layerForward(int k, const float* inT, float* outT, int batch, int bpad, bool train);
   void shareMask(int k, const Mlp& o);
