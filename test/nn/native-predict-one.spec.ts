@@ -53,7 +53,7 @@ nativeSuite('native predict at batch 1', () => {
       l.bias.set(randomArray(l.bias.length));
     });
     const x = randomArray(5 * 16);
-    net.setBlockCirculant(0, 8);
+    net.setBlockCirculant!(0, 8);
     // block-circulant W: c[i][j] depends on (j − i) mod b inside each block
     const l = net.layers[0];
     for (let o = 0; o < 32; o++) for (let i = 0; i < 16; i++) l.weight[o * 16 + i] = l.weight[Math.floor(o / 8) * 8 * 16 + Math.floor(i / 8) * 8 + ((i - o) % 8 + 8) % 8];
