@@ -172,7 +172,7 @@ interface E2eRun {
 
 /** Trains one row with the CLI and reads its timing metrics (`time/*`, every 1000 env steps). */
 function runRow(row: E2eRow, dir: string, rep: number): E2eRun {
-  const runDir = join(dir, `${row.recipe.replace(/[/.]/g, '_')}-${rep}`);
+  const runDir = join(dir, `row${E2E_ROWS.indexOf(row)}-rep${rep}`); // two rows may share a recipe
   const set = [...E2E_COMMON, ...row.set].flatMap((o) => ['--set', o]);
   execFileSync(process.execPath, [join(packageRoot(), 'dist', 'src', 'cli', 'main.js'), 'train', join(packageRoot(), 'configs', row.recipe), ...set, '--run-dir', runDir], { stdio: ['ignore', 'ignore', 'pipe'] });
   const windows = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>)
