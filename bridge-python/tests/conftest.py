@@ -182,18 +182,23 @@ class Bridge:
         self.ctx.term()
 
 
-@pytest.fixture
-def bridge_factory(protocol_schema):
-    made: List[Bridge] = []
+def closing_factory(cls, protocol_schema):
+    """Fixture body: yields ``make(**kw)`` building ``cls(protocol_schema, **kw)``; closes every one made."""
+    made = []
 
-    def make(**kw) -> Bridge:
-        b = Bridge(protocol_schema, **kw)
+    def make(**kw):
+        b = cls(protocol_schema, **kw)
         made.append(b)
         return b
 
     yield make
     for b in made:
         b.close()
+
+
+@pytest.fixture
+def bridge_factory(protocol_schema):
+    yield from closing_factory(Bridge, protocol_schema)
 
 
 @pytest.fixture

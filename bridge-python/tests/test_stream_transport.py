@@ -24,7 +24,7 @@ import pytest
 from sparse_rl_bridge import CAPABILITIES, PROTOCOL_VERSION
 from sparse_rl_bridge import protocol as P
 
-from conftest import HERE, SRC, assert_valid, wait_gone
+from conftest import HERE, SRC, assert_valid, closing_factory, wait_gone
 
 
 # -- framing ---------------------------------------------------------------------------------
@@ -194,16 +194,7 @@ class StreamBridge:
 
 @pytest.fixture
 def stream_factory(protocol_schema):
-    made = []
-
-    def make(**kw):
-        b = StreamBridge(protocol_schema, **kw)
-        made.append(b)
-        return b
-
-    yield make
-    for b in made:
-        b.close()
+    yield from closing_factory(StreamBridge, protocol_schema)
 
 
 @pytest.mark.parametrize("env_id, num_envs, steps, scale", [("Hopper-v5", 2, 400, 1.5), ("HalfCheetah-v5", 1, 1010, 1.0)])

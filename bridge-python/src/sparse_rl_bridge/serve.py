@@ -273,6 +273,44 @@ def quiet_exit(parent_gone, idle_timeout: float, last: float, log) -> Optional[i
     return None
 
 
+class EndSession(Exception):
+    """Raised by a transport's ``receive`` or ``send`` (see :func:`answer_requests`) to end the
+    session with exit ``code`` (its reason already logged)."""
+
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
+
+
+def answer_requests(server: BridgeServer, receive, send, idle_timeout: float, parent_gone, log) -> int:
+    """The request loop of a spawned bridge, shared by both transports: ``receive()`` returns the
+    next request's frames, or None when none arrived within the transport's poll interval (then
+    :func:`quiet_exit` decides whether to exit); ``send(frames)`` sends a reply. Either may raise
+    :class:`EndSession`. Ends the env session on every exit.
+
+    :returns: the exit code (the server's after a CLOSE or a fatal request, else the one the
+        transport or :func:`quiet_exit` gave)
+    """
+    last = time.monotonic()
+    try:
+        while True:
+            try:
+                frames = receive()
+                if frames is None:
+                    code = quiet_exit(parent_gone, idle_timeout, last, log)
+                    if code is not None:
+                        return code
+                    continue
+                send(server.handle_frames(frames))
+            except EndSession as end:
+                return end.code
+            last = time.monotonic()
+            if server.stop:
+                return server.exit_code
+    finally:
+        server.end_session()
+
+
 def _serve_spawned(endpoint, token, idle_timeout, parent_gone, log) -> int:
     """The REP socket loop of a spawned bridge (one session)."""
     _route_mujoco_warnings(log)
@@ -287,31 +325,20 @@ def _serve_spawned(endpoint, token, idle_timeout, parent_gone, log) -> int:
         file=log,
         flush=True,
     )
-    server = BridgeServer(token, log)
-    last = time.monotonic()
-    code = 0
+
+    def receive():
+        try:
+            return sock.recv_multipart()  # requests are small: plain bytes are cheapest
+        except zmq.Again:
+            return None
+
+    # copy=False: frames above pyzmq's copy_threshold (64 KB, e.g. image observations) are sent
+    # zero-copy; reply arrays are fresh per request, so nothing mutates them.
     try:
-        while True:
-            try:
-                frames = sock.recv_multipart()  # requests are small: plain bytes are cheapest
-            except zmq.Again:
-                code = quiet_exit(parent_gone, idle_timeout, last, log)
-                if code is not None:
-                    break
-                continue
-            reply = server.handle_frames(frames)
-            # copy=False: frames above pyzmq's copy_threshold (64 KB, e.g. image observations)
-            # are sent zero-copy; reply arrays are fresh per request, so nothing mutates them.
-            sock.send_multipart(reply, copy=False)
-            last = time.monotonic()
-            if server.stop:
-                code = server.exit_code
-                break
+        return answer_requests(BridgeServer(token, log), receive, lambda reply: sock.send_multipart(reply, copy=False), idle_timeout, parent_gone, log)
     finally:
-        server.end_session()
         sock.close()
         ctx.term()
-    return code
 
 
 # -- server mode -----------------------------------------------------------------------------

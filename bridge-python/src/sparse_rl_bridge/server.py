@@ -509,8 +509,7 @@ def serve_stream(endpoint: str, token: str, idle_timeout: float = 0.0, parent_pi
 def _serve_stream_loop(endpoint: str, token: str, idle_timeout: float, parent_gone, log) -> int:
     import socket  # noqa: PLC0415
     import struct  # noqa: PLC0415
-    import time  # noqa: PLC0415
-    from .serve import quiet_exit  # noqa: PLC0415 - serve imports this module
+    from .serve import EndSession, answer_requests  # noqa: PLC0415 - serve imports this module
 
     _route_mujoco_warnings(log)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -528,49 +527,39 @@ def _serve_stream_loop(endpoint: str, token: str, idle_timeout: float, parent_go
         file=log,
         flush=True,
     )
-    server = BridgeServer(token, log)
     reader = _StreamReader(sock)
-    last = time.monotonic()
-    code = 0
-    try:
+
+    def fail(exc: OSError) -> EndSession:
+        print(f"sparse-rl-bridge: the client connection failed ({exc}); exiting", file=log, flush=True)
+        return EndSession(4)
+
+    def receive():
         while True:
             try:
                 data = reader.read()
             except BlockingIOError:
-                code = quiet_exit(parent_gone, idle_timeout, last, log)
-                if code is not None:
-                    break
-                continue
+                return None
             except P.ProtocolError as exc:  # a corrupt size: the stream cannot be read on
                 print(f"sparse-rl-bridge: fatal: {exc}", file=log, flush=True)
                 _send_stream(sock, P.encode(P.ERROR, -1, P.error_fields(exc, "")))
-                code = 2
-                break
+                raise EndSession(2) from exc
             except OSError as exc:
-                print(f"sparse-rl-bridge: the client connection failed ({exc}); exiting", file=log, flush=True)
-                code = 4
-                break
+                raise fail(exc) from exc
             if data is None:
                 print("sparse-rl-bridge: the client closed the connection; exiting", file=log, flush=True)
-                code = 4
-                break
+                raise EndSession(4)
             try:
-                frames = P.stream_split(data)
+                return P.stream_split(data)
             except P.ProtocolError as exc:  # the stream stays in step: answer like a bad message
-                reply = P.encode(P.ERROR, -1, P.error_fields(exc, ""))
-            else:
-                reply = server.handle_frames(frames)
-            try:
-                _send_stream(sock, reply)
-            except OSError as exc:
-                print(f"sparse-rl-bridge: the client connection failed ({exc}); exiting", file=log, flush=True)
-                code = 4
-                break
-            last = time.monotonic()
-            if server.stop:
-                code = server.exit_code
-                break
+                send(P.encode(P.ERROR, -1, P.error_fields(exc, "")))
+
+    def send(reply) -> None:
+        try:
+            _send_stream(sock, reply)
+        except OSError as exc:
+            raise fail(exc) from exc
+
+    try:
+        return answer_requests(BridgeServer(token, log), receive, send, idle_timeout, parent_gone, log)
     finally:
-        server.end_session()
         sock.close()
-    return code
