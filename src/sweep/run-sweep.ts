@@ -93,7 +93,7 @@ export async function runSweep(file: string, options: SweepOptions = {}): Promis
       const holder = liveLockHolder(runDir);
       if (holder) issues.push({ path: `run ${r.name}`, message: `${runDir} is in use by pid ${holder.pid}; wait for it or stop it` });
       if (action === 'fresh') continue;
-      const diff = dir.configMismatch(r);
+      const diff = await dir.configMismatch(r);
       if (diff.length > 0) issues.push({ path: `run ${r.name}`, message: `${runDir} was made with another config (${diff.join('; ')}); delete it or give the sweep another name` });
     }
     if (issues.length > 0) throw new ConfigError(file, issues);

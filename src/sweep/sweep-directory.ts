@@ -4,6 +4,8 @@ import { join, resolve } from 'node:path';
 import { latestCheckpoint } from '../train/checkpoint.js';
 import { RunLock } from '../train/run-lock.js';
 import { writeJsonAtomic } from '../train/run-directory.js';
+import type { ExperimentConfig } from '../config/experiment-config.js';
+import { ConfigError, formatIssue, loadConfig } from '../config/validate.js';
 import type { ValidatedRun } from './expand.js';
 import type { SweepFile } from './sweep-file.js';
 
@@ -177,23 +179,31 @@ export class SweepDirectory {
 
   /**
    * Why the existing run directory of `run` cannot be continued by this sweep: the fields of its
-   * `config.json` that differ from the run's config now (ignoring `plugins`, `runtime`, `output`),
-   * or [] (also when it has none yet).
+   * `config.json`, loaded as `train --resume` loads it (validated by today's schema, so a default
+   * added since it was written is filled in and is no difference), that differ from the run's
+   * config now (ignoring `$schema`, `plugins`, `runtime`, `output`); the reason when it no longer
+   * validates; [] when it has none yet or it cannot be parsed (the run starts afresh).
    */
-  configMismatch(run: ValidatedRun): string[] {
+  async configMismatch(run: ValidatedRun): Promise<string[]> {
     const file = join(this.runDir(run.name), 'config.json');
     if (!existsSync(file)) return [];
-    let existing: Record<string, unknown>;
     try {
-      existing = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      JSON.parse(readFileSync(file, 'utf8'));
     } catch {
       return [];
     }
-    const strip = (c: Record<string, unknown>) => {
-      const { plugins: _p, runtime: _r, output: _o, ...rest } = c;
+    let existing: ExperimentConfig;
+    try {
+      existing = (await loadConfig(file)).config;
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      return [`its config.json no longer validates: ${e.issues.map(formatIssue).join('; ')}`];
+    }
+    const strip = (c: ExperimentConfig) => {
+      const { $schema: _s, plugins: _p, runtime: _r, output: _o, ...rest } = c as unknown as Record<string, unknown>;
       return JSON.parse(JSON.stringify(rest)) as unknown;
     };
-    return differences(strip(run.config as unknown as Record<string, unknown>), strip(existing));
+    return differences(strip(run.config), strip(existing));
   }
 
   /** Recounts and writes `manifest.json` atomically. */

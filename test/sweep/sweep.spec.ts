@@ -149,6 +149,12 @@ describe('idempotence', () => {
     expect(result.manifest?.status).toBe('completed');
     expect(result.manifest?.counts.completed).toBe(2);
 
+    // A config.json written before a default existed (here: without the evaluation section's
+    // defaulted keys) is loaded as `train --resume` loads it, defaults filled in: no difference.
+    const { reseed: _r, atStart: _a, ...olderEvaluation } = runs[0].config.evaluation as unknown as Record<string, unknown>;
+    writeFileSync(join(storage, 'done', 'runs', runs[0].name, 'config.json'), JSON.stringify({ ...runs[0].config, evaluation: olderEvaluation }));
+    expect((await runSweep(file, { storage, stream: quiet, cli: '/nonexistent/main.js' })).attemptsStarted).toBe(0);
+
     writeFileSync(join(storage, 'done', 'runs', runs[1].name, 'config.json'), JSON.stringify({ ...runs[1].config, totalSteps: 5000 }));
     const err = await runSweep(file, { storage, stream: quiet, cli: '/nonexistent/main.js' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
