@@ -8,7 +8,10 @@
  * and at 256-256, and against our native dense at the same width. Side by side in one run: the
  * median of `--reps` (≥ 5) interleaved repetitions; each repetition of a configuration runs
  * enough updates for about `--target-ms` (iteration counts calibrated once, even, so actor
- * updates are half of them as in a steady state).
+ * updates are half of them as in a steady state). Every sparse configuration runs twice: with the
+ * engine's gathered (O(nnz)) Adam and Polyak updates on the layers that qualify
+ * (`gatheredMaxDensity` / `gatheredMinWeights`, defaults unless `--gathered-max-density` /
+ * `--gathered-min-weights` are given) and with the dense updates (`gatheredMaxDensity: 0`).
  *
  * Memory per network (critic 1, the largest network; the actor differs only in its first and
  * last layer) is given as the engine stores it — the parameter block (weights, biases, their
@@ -20,6 +23,7 @@
  *
  * Usage: node dist/bench/width.js [--reps 5] [--widths 1024,2048] [--layers 2]
  *   [--sparsities 0.9,0.95,0.99] [--threads 2] [--target-ms 1500]
+ *   [--gathered-max-density D] [--gathered-min-weights N]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -31,7 +35,7 @@ import { UniformReplayBuffer } from '../plugins/replay-buffer-uniform/uniform-re
 import { DenseSparsifier } from '../plugins/sparsifier-dense/dense-sparsifier.js';
 import { StaticSparsifier } from '../plugins/sparsifier-static/static-sparsifier.js';
 import type { BoxSpace } from '../src/core/environment.js';
-import type { Engine, Mlp, Optimizer } from '../src/nn/engine.js';
+import type { Mlp, Optimizer } from '../src/nn/engine.js';
 import { createNativeEngine } from '../src/nn/native-engine.js';
 import { packageRoot } from '../src/util/paths.js';
 import { Rng } from '../src/util/rng.js';
@@ -94,7 +98,7 @@ const td3Options = (hiddenSizes: number[]): Td3Options => ({ hiddenSizes, actorL
 interface Row {
   readonly name: string;
   readonly width: number;
-  readonly kind: 'torch' | 'native dense' | 'native sparse';
+  readonly kind: 'torch' | 'native dense' | 'native sparse' | 'native sparse, dense updates';
   readonly sparsity: number;
   /** Runs `n` updates and returns ms per update. */
   readonly measure: (n: number) => number;
@@ -113,8 +117,10 @@ async function main(): Promise<void> {
     .option('--sparsities <list>', 'static ERK sparsities (actor and critics), comma separated', '0.9,0.95,0.99')
     .option('--threads <n>', 'threads for every engine', '2')
     .option('--target-ms <ms>', 'wall time of one repetition of one configuration (sets its update count)', '1500')
+    .option('--gathered-max-density <d>', "the engine's gatheredMaxDensity for the gathered rows (default: the engine's)")
+    .option('--gathered-min-weights <n>', "the engine's gatheredMinWeights for the gathered rows (default: the engine's)")
     .parse()
-    .opts<{ reps: string; widths: string; layers: string; sparsities: string; threads: string; targetMs: string }>();
+    .opts<{ reps: string; widths: string; layers: string; sparsities: string; threads: string; targetMs: string; gatheredMaxDensity?: string; gatheredMinWeights?: string }>();
   const reps = Number(opts.reps);
   const widths = opts.widths.split(',').map(Number);
   const depth = Number(opts.layers);
@@ -124,7 +130,12 @@ async function main(): Promise<void> {
   const benchPython = join(packageRoot(), '.venv-bench', 'bin', 'python');
   const haveTorch = existsSync(benchPython);
   if (!haveTorch) console.log('PyTorch reference missing: run `npm run bench:setup` (creates .venv-bench with torch from PyPI). Continuing without it.');
-  const engine = createNativeEngine({ threads });
+  const engine = createNativeEngine({
+    threads,
+    gatheredMaxDensity: opts.gatheredMaxDensity === undefined ? undefined : Number(opts.gatheredMaxDensity),
+    gatheredMinWeights: opts.gatheredMinWeights === undefined ? undefined : Number(opts.gatheredMinWeights),
+  });
+  const denseUpdateEngine = createNativeEngine({ threads, gatheredMaxDensity: 0 });
   const hidden = (w: number) => Array<number>(depth).fill(w);
   const label = (w: number) => hidden(w).join('-');
 
@@ -143,12 +154,12 @@ async function main(): Promise<void> {
     return { name: `PyTorch dense ${label(width)}`, width, kind: 'torch', sparsity: 0, measure: (n) => run(n, Math.max(2, Math.min(20, n))), iters: 2, times: [], memory, setupMs: NaN };
   };
 
-  const nativeRow = (width: number, sparsity: number): Row => {
+  const nativeRow = (width: number, sparsity: number, denseUpdates = false): Row => {
     const t0 = performance.now();
     const sparsifier = sparsity > 0
       ? new StaticSparsifier({ actorSparsity: sparsity, criticSparsity: sparsity, sparsityDistribution: 'erdos-renyi-kernel', maskInit: 'random' })
       : new DenseSparsifier();
-    const agent = new Td3Agent(td3Options(hidden(width)), { observationSize: 17, actionSpace, engine: engine as Engine, sparsifier, rng: new Rng(1) });
+    const agent = new Td3Agent(td3Options(hidden(width)), { observationSize: 17, actionSpace, engine: denseUpdates ? denseUpdateEngine : engine, sparsifier, rng: new Rng(1) });
     const setupMs = performance.now() - t0;
     const buffer = new UniformReplayBuffer(10000, { observationSize: 17, actionSize: 6 });
     const rng = new Rng(2);
@@ -163,8 +174,9 @@ async function main(): Promise<void> {
       for (let i = 0; i < n; i++) agent.update(buffer);
       return Number(process.hrtime.bigint() - s) / 1e6 / n;
     };
-    const name = sparsity > 0 ? `native ${Math.round(sparsity * 100)}% static ERK ${label(width)}` : `native dense ${label(width)}`;
-    return { name, width, kind: sparsity > 0 ? 'native sparse' : 'native dense', sparsity, measure, iters: 2, times: [], memory, setupMs };
+    const name = sparsity > 0 ? `native ${Math.round(sparsity * 100)}% static ERK ${label(width)}${denseUpdates ? ', dense Adam/Polyak' : ''}` : `native dense ${label(width)}`;
+    const kind = sparsity === 0 ? 'native dense' : denseUpdates ? 'native sparse, dense updates' : 'native sparse';
+    return { name, width, kind, sparsity, measure, iters: 2, times: [], memory, setupMs };
   };
 
   const rows: Row[] = [];
@@ -172,7 +184,7 @@ async function main(): Promise<void> {
   for (const w of widths) {
     if (haveTorch && w !== 256) rows.push(torchRow(w));
     rows.push(nativeRow(w, 0));
-    for (const s of sparsities) rows.push(nativeRow(w, s));
+    for (const s of sparsities) rows.push(nativeRow(w, s), nativeRow(w, s, true));
   }
   // calibration: update counts so that each repetition of a row takes about targetMs (even, ≥ 2)
   for (const row of rows) {

@@ -1,12 +1,13 @@
 // Node-API bindings of the native engine (`sparse_rl_native`).
 //
 // Exposes three classes, wrapped by `src/nn/native-engine.ts`:
-// - `Engine(threads, sparseDensityThreshold?, circulantFftMinBatch?)`: thread pool and scratch
-//   shared by its networks.
+// - `Engine(threads, sparseDensityThreshold?, circulantFftMinBatch?, gatheredMaxDensity?,
+//   gatheredMinWeights?)`: thread pool and scratch shared by its networks.
 // - `Mlp(engine, sizes, hidden, output)`: parameters in one external ArrayBuffer (zero-copy
 //   Float32Array views), predict / forward / backward / masks / copy / Polyak, block-circulant
 //   layers on the FFT (setBlockCirculant).
-// - `Adam(mlp)`: optimizer state in one external ArrayBuffer, `step(...)`.
+// - `Adam(mlp)`: optimizer state in one external ArrayBuffer, `step(...)`, `flush()` (the compact
+//   moments of gathered layers back into the buffer), `gathered(k)`.
 // - `CirculantLayer(engine, out, in, blockSize, method)`: block-circulant linear layer
 //   (circulant_layer.h), `forward(...)` / `backward(...)`; wrapped by `src/nn/block-circulant-layer.ts`.
 // Every method is a single native call; argument errors throw TypeError / RangeError.
@@ -120,7 +121,19 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     }
     int fftMinBatch = 0;  // defaultCirculantFftMinBatch
     if (info.Length() > 2 && !info[2].IsUndefined()) fftMinBatch = intArg(info, 2, "circulantFftMinBatch", 1);
-    ctx = std::make_shared<EngineContext>(threads, threshold, fftMinBatch);
+    double gatheredMaxDensity = kGatheredUpdateMaxDensity;
+    if (info.Length() > 3 && !info[3].IsUndefined()) {
+      gatheredMaxDensity = numberArg(info, 3, "gatheredMaxDensity");
+      if (!(gatheredMaxDensity >= 0.0 && gatheredMaxDensity <= 1.0))
+        throw Napi::RangeError::New(info.Env(), "gatheredMaxDensity must be in [0, 1]");
+    }
+    size_t gatheredMinWeights = kGatheredUpdateMinWeights;
+    if (info.Length() > 4 && !info[4].IsUndefined()) {
+      const double w = numberArg(info, 4, "gatheredMinWeights");
+      if (!(w >= 0.0)) throw Napi::RangeError::New(info.Env(), "gatheredMinWeights must be >= 0");
+      gatheredMinWeights = w >= 1e18 ? std::numeric_limits<size_t>::max() : size_t(w);
+    }
+    ctx = std::make_shared<EngineContext>(threads, threshold, fftMinBatch, gatheredMaxDensity, gatheredMinWeights);
   }
   std::shared_ptr<EngineContext> ctx;
 
@@ -382,6 +395,8 @@ class AdamWrap : public Napi::ObjectWrap<AdamWrap> {
                        {InstanceMethod<&AdamWrap::Buffer>("buffer"),
                         InstanceMethod<&AdamWrap::Layout>("layout"),
                         InstanceMethod<&AdamWrap::Step>("step"),
+                        InstanceMethod<&AdamWrap::Flush>("flush"),
+                        InstanceMethod<&AdamWrap::Gathered>("gathered"),
                         InstanceMethod<&AdamWrap::Dispose>("dispose")});
   }
 
@@ -437,6 +452,19 @@ class AdamWrap : public Napi::ObjectWrap<AdamWrap> {
     if (!(t >= 1)) throw Napi::RangeError::New(env, "step count must be >= 1");
     a.step(t, lr, b1, b2, eps, wd);
     return env.Undefined();
+  }
+
+  Napi::Value Flush(const Napi::CallbackInfo& info) {
+    core(info.Env()).flush();
+    return info.Env().Undefined();
+  }
+
+  /** gathered(k): true when layer k's weight took its last step on the gathered path. */
+  Napi::Value Gathered(const Napi::CallbackInfo& info) {
+    Adam& a = core(info.Env());
+    const int k = intArg(info, 0, "layer", 0);
+    if (k >= a.mlp()->numLayers()) throw Napi::RangeError::New(info.Env(), "layer index out of range");
+    return Napi::Boolean::New(info.Env(), a.gathered(k));
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {

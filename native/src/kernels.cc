@@ -668,6 +668,74 @@ void adam(Workspace& ws, float* p, const float* g, float* m, float* v, const flo
 }
 
 
+namespace {
+/** Runs fn(j0, lanes) over [b, e) in vectors of VW gathered lanes (the last one partial). */
+template <class F>
+inline void forLanes(size_t b, size_t e, F&& fn) {
+  for (size_t j = b; j < e; j += VW) fn(j, int(std::min<size_t>(VW, e - j)));
+}
+}  // namespace
+
+void adamGathered(Workspace& ws, float* p, const float* g, const int* wofs, float* m, float* v, size_t nnz,
+                  const AdamScalars& s) {
+  forElements(ws, nnz, kMinParallelElems / 4, [&](size_t b, size_t e) {
+    const AdamVec c(s);
+    alignas(64) float pb[VW], gb[VW], mb[VW], vb[VW];
+    forLanes(b, e, [&](size_t j, int n) {
+      for (int q = 0; q < VW; ++q) {
+        const bool in = q < n;
+        pb[q] = in ? p[wofs[j + q]] : 0.0f;
+        gb[q] = in ? g[wofs[j + q]] : 0.0f;
+        mb[q] = in ? m[j + q] : 0.0f;
+        vb[q] = in ? v[j + q] : 0.0f;
+      }
+      vf pv = vload(pb), mv = vload(mb), vv = vload(vb);
+      adamCore(pv, vload(gb), mv, vv, c);
+      vstore(pb, pv);
+      vstore(mb, mv);
+      vstore(vb, vv);
+      for (int q = 0; q < n; ++q) {
+        p[wofs[j + q]] = pb[q];
+        m[j + q] = mb[q];
+        v[j + q] = vb[q];
+      }
+    });
+  });
+}
+
+void polyakGathered(Workspace& ws, float* t, const float* o, const int* wofs, size_t nnz, float tau) {
+  forElements(ws, nnz, kMinParallelElems / 4, [&](size_t b, size_t e) {
+    const vf vtau = vset1(tau), vkeep = vset1(1.0f - tau);
+    alignas(64) float tb[VW], ob[VW];
+    forLanes(b, e, [&](size_t j, int n) {
+      for (int q = 0; q < VW; ++q) {
+        tb[q] = q < n ? t[wofs[j + q]] : 0.0f;
+        ob[q] = q < n ? o[wofs[j + q]] : 0.0f;
+      }
+      vstore(tb, vfma(vload(ob), vtau, vload(tb) * vkeep));  // `polyak`'s vector expression
+      for (int q = 0; q < n; ++q) t[wofs[j + q]] = tb[q];
+    });
+  });
+}
+
+void gatherFloats(Workspace& ws, const float* src, const int* idx, float* dst, size_t n) {
+  forElements(ws, n, kMinParallelElems, [&](size_t b, size_t e) {
+    for (size_t j = b; j < e; ++j) dst[j] = src[idx[j]];
+  });
+}
+
+void scatterFloats(Workspace& ws, const float* src, const int* idx, float* dst, size_t n) {
+  forElements(ws, n, kMinParallelElems, [&](size_t b, size_t e) {
+    for (size_t j = b; j < e; ++j) dst[idx[j]] = src[j];
+  });
+}
+
+bool zeroWhereMasked(const float* a, const float* mask, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (mask[i] == 0.0f && a[i] != 0.0f) return false;
+  return true;
+}
+
 void gemv(int out, int in, const float* W, const float* x, const float* bias, Act act, const int* ptr,
           const int* idx, const int* wofs, float* y) {
   // The batched kernels' order for one sample: acc = bias, then one fma per weight in ascending

@@ -158,6 +158,31 @@ void adam(Workspace& ws, float* p, const float* g, float* m, float* v, const flo
           const AdamScalars& s);
 
 /**
+ * Adam at the active entries of a sparse layer only (O(nnz) instead of O(out·in)): for j < nnz,
+ * entry w = wofs[j] (CSR order) of the parameter p and gradient g, with compact moments m[j], v[j].
+ * The same vector arithmetic as `adam` on gathered lanes, so every updated entry is bitwise what
+ * the dense masked step computes there; inactive entries are not touched (the dense step keeps
+ * them at p = 0, and at m = v = 0 when they are 0 already: the caller's condition for using it).
+ */
+void adamGathered(Workspace& ws, float* p, const float* g, const int* wofs, float* m, float* v, size_t nnz,
+                  const AdamScalars& s);
+
+/**
+ * Polyak averaging at the active entries only: t[w] = t[w]·(1−τ) + o[w]·τ for w = wofs[j], j < nnz;
+ * bitwise `polyak` there. Inactive entries untouched (the masked dense update keeps them at 0).
+ */
+void polyakGathered(Workspace& ws, float* t, const float* o, const int* wofs, size_t nnz, float tau);
+
+/** dst[j] = src[idx[j]] for j < n. */
+void gatherFloats(Workspace& ws, const float* src, const int* idx, float* dst, size_t n);
+
+/** dst[idx[j]] = src[j] for j < n. */
+void scatterFloats(Workspace& ws, const float* src, const int* idx, float* dst, size_t n);
+
+/** True when a[i] == 0 at every i < n with mask[i] == 0. */
+bool zeroWhereMasked(const float* a, const float* mask, size_t n);
+
+/**
  * Packed N:M index of a weight W[rows, in] whose mask is N:M along the input dimension: every
  * full group of M consecutive inputs of every output row holds exactly N active entries, the
  * trailing partial group (in % M inputs) exactly `tail` = min(N, in % M). Per row, K = G·N + tail

@@ -405,7 +405,16 @@ void Mlp::setMask(int k, const float* m) {
   st.maskStamp = ++gMaskStamp;
   st.index = buildIndex(dst, l.out, l.in, ctx_->sparseThreshold);
   applyMask(ctx_->ws, weight(k), dst, n);
+  st.weightZeroStamp = st.maskStamp;
   updateBlockMask(k);
+}
+
+std::shared_ptr<const SparseIndex> Mlp::gatheredIndex(int k) const {
+  const LayerState& st = layers_[k];
+  if (!st.index || !st.index->useSparse || st.circB != 0) return nullptr;
+  const size_t n = size_t(layout_[k].out) * layout_[k].in;
+  if (n < ctx_->gatheredMinWeights || double(st.index->nnz) > ctx_->gatheredMaxDensity * double(n)) return nullptr;
+  return st.index;
 }
 
 void Mlp::updateBlockMask(int k) {
@@ -479,6 +488,7 @@ void Mlp::copyFrom(const Mlp& o) {
     copy(ctx_->ws, weight(k), o.weight(k), size_t(l.out) * l.in);
     std::memcpy(bias(k), o.bias(k), l.out * sizeof(float));
     shareMask(k, o);
+    layers_[k].weightZeroStamp = 0;
   }
 }
 
@@ -486,8 +496,14 @@ void Mlp::polyakFrom(const Mlp& o, float tau) {
   for (int k = 0; k < numLayers(); ++k) {
     const LayerLayout& l = layout_[k];
     if (&o != this) shareMask(k, o);
-    const float* m = layers_[k].masked ? mask(k) : nullptr;
-    polyak(ctx_->ws, weight(k), o.weight(k), m, size_t(l.out) * l.in, tau);
+    LayerState& st = layers_[k];
+    const std::shared_ptr<const SparseIndex> gi = gatheredIndex(k);
+    if (gi && st.weightZeroStamp == st.maskStamp) {
+      polyakGathered(ctx_->ws, weight(k), o.weight(k), gi->rowWofs.data(), size_t(gi->nnz), tau);
+    } else {
+      polyak(ctx_->ws, weight(k), o.weight(k), st.masked ? mask(k) : nullptr, size_t(l.out) * l.in, tau);
+      st.weightZeroStamp = st.masked ? st.maskStamp : 0;
+    }
     polyak(ctx_->ws, bias(k), o.bias(k), nullptr, l.out, tau);
   }
 }
@@ -502,7 +518,7 @@ void Mlp::releaseCache() {
 
 // ---------------------------------------------------------------------------------------------
 
-Adam::Adam(std::shared_ptr<Mlp> mlp) : mlp_(std::move(mlp)) {
+Adam::Adam(std::shared_ptr<Mlp> mlp) : mlp_(std::move(mlp)), gathered_(mlp_->numLayers()) {
   const int L = mlp_->numLayers();
   offsets_.resize(L);
   size_t off = 0;
@@ -539,8 +555,46 @@ void Adam::step(double t, double lr, double beta1, double beta2, double eps, dou
     const size_t n = size_t(l.out) * l.in;
     float* m = st + o.mWeight;
     float* v = st + o.vWeight;
-    adam(ws, net.weight(k), net.weightGrad(k), m, v, net.masked(k) ? net.mask(k) : nullptr, n, s);
+    Gathered& g = gathered_[k];
+    const std::shared_ptr<const SparseIndex> gi = net.gatheredIndex(k);
+    const uint64_t stamp = net.maskStamp(k);
+    if (g.index && (!gi || g.stamp != stamp)) toDense(k);
+    if (gi && !g.index && g.denseStamp != stamp) {
+      const float* mask = net.mask(k);
+      if (zeroWhereMasked(m, mask, n) && zeroWhereMasked(v, mask, n)) {
+        const size_t nnz = size_t(gi->nnz);
+        gatherFloats(ws, m, gi->rowWofs.data(), g.m.ensure(nnz), nnz);
+        gatherFloats(ws, v, gi->rowWofs.data(), g.v.ensure(nnz), nnz);
+        g.index = gi;
+        g.stamp = stamp;
+      } else {
+        g.denseStamp = stamp;
+      }
+    }
+    if (g.index)
+      adamGathered(ws, net.weight(k), net.weightGrad(k), g.index->rowWofs.data(), g.m.data(), g.v.data(),
+                   size_t(g.index->nnz), s);
+    else
+      adam(ws, net.weight(k), net.weightGrad(k), m, v, net.masked(k) ? net.mask(k) : nullptr, n, s);
     adam(ws, net.bias(k), net.biasGrad(k), st + o.mBias, st + o.vBias, nullptr, l.out, s);
+  }
+}
+
+void Adam::toDense(int k) {
+  Gathered& g = gathered_[k];
+  if (!g.index) return;
+  const Offsets& o = offsets_[k];
+  Workspace& ws = mlp_->context().ws;
+  const size_t nnz = size_t(g.index->nnz);
+  scatterFloats(ws, g.m.data(), g.index->rowWofs.data(), block_->data + o.mWeight, nnz);
+  scatterFloats(ws, g.v.data(), g.index->rowWofs.data(), block_->data + o.vWeight, nnz);
+  g.index.reset();
+}
+
+void Adam::flush() {
+  for (int k = 0; k < int(gathered_.size()); ++k) {
+    toDense(k);
+    gathered_[k].denseStamp = 0;
   }
 }
 

@@ -42,6 +42,18 @@ class CirculantLayer;
  */
 int defaultCirculantFftMinBatch(int blockSize, bool train);
 
+/**
+ * Defaults of EngineContext::gatheredMaxDensity / gatheredMinWeights: the gathered (O(nnz)) Adam
+ * and Polyak updates pay where the dense [out, in] arrays no longer stay in cache and few of their
+ * cache lines hold an active entry. One TD3 update (bench/width.ts, static ERK, AVX-512, 2 threads,
+ * machine shared with two training runs), gathered / dense updates: 256-256 at 95 % 1.25 (at
+ * 99 % 0.77); 1024-1024 at 90 % 1.22, 95 % 0.91, 99 % 0.41; 2048-2048 at 90 % 1.14, 95 % 0.97,
+ * 99 % 0.99 (there the sparse products dominate). ERK gives the 2nd hidden layer of a critic a
+ * density of 0.079 / 0.033 / 0.006 at 90 / 95 / 99 % (1024) and 0.090 / 0.039 / 0.006 (2048).
+ */
+constexpr double kGatheredUpdateMaxDensity = 0.05;
+constexpr size_t kGatheredUpdateMinWeights = size_t(1) << 18;
+
 /** A 64-byte aligned float block, shared by the C++ owner and JavaScript views. */
 struct FloatBlock {
   explicit FloatBlock(size_t n);
@@ -55,13 +67,21 @@ struct FloatBlock {
 
 /** Per-engine state: thread pool and scratch buffers shared by all networks of the engine. */
 struct EngineContext {
-  EngineContext(int threads, double sparseThreshold, int circulantFftMinBatch = 0)
-      : ws(threads), sparseThreshold(sparseThreshold), circulantFftMinBatch(circulantFftMinBatch) {}
+  EngineContext(int threads, double sparseThreshold, int circulantFftMinBatch = 0,
+                double gatheredMaxDensity = kGatheredUpdateMaxDensity, size_t gatheredMinWeights = kGatheredUpdateMinWeights)
+      : ws(threads), sparseThreshold(sparseThreshold), circulantFftMinBatch(circulantFftMinBatch),
+        gatheredMaxDensity(gatheredMaxDensity), gatheredMinWeights(gatheredMinWeights) {}
   Workspace ws;
   /** Density at or below which masked layers use the sparse kernels. */
   double sparseThreshold;
   /** Batch from which block-circulant layers use the FFT kernels; 0: defaultCirculantFftMinBatch. */
   int circulantFftMinBatch;
+  /**
+   * Sparse-kernel layers with at least gatheredMinWeights weights (out·in) and a density at most
+   * gatheredMaxDensity run Adam and Polyak on their active entries only (Mlp::gatheredIndex).
+   */
+  double gatheredMaxDensity;
+  size_t gatheredMinWeights;
   int fftMinBatch(int blockSize, bool train) const {
     return circulantFftMinBatch > 0 ? circulantFftMinBatch : defaultCirculantFftMinBatch(blockSize, train);
   }
@@ -139,6 +159,12 @@ class Mlp {
   }
   /** Sparse index of layer k (null when unmasked). */
   const SparseIndex* sparseIndex(int k) const { return layers_[k].index.get(); }
+  /**
+   * The CSR index over which Adam and Polyak update layer k's weight at its active entries only, or
+   * null for the dense update: a layer on the sparse (or N:M) kernels, not block-circulant, with at
+   * least EngineContext::gatheredMinWeights weights and density at most gatheredMaxDensity.
+   */
+  std::shared_ptr<const SparseIndex> gatheredIndex(int k) const;
   /** Identifies the contents of layer k's mask (0: unmasked); changes with every setMask. */
   uint64_t maskStamp(int k) const { return layers_[k].maskStamp; }
   /** Block size of block-circulant layer k, 0 when it is a normal layer. */
@@ -190,8 +216,10 @@ class Mlp {
   void copyFrom(const Mlp& o);
   /**
    * θ ← τ·θ_o + (1−τ)·θ; masks become those of `o`, weights re-masked; block-circulant settings stay.
-   * (Dense over all entries even for sparse layers: a gathered update over the active entries
-   * measured ~3× slower than this L2-resident vector loop at density 0.1.)
+   * Layers with a gatheredIndex update their active entries only once their inactive weights are
+   * known to be 0 (after one masked dense update, or setMask, with the current mask): the same
+   * values bit for bit. Dense elsewhere: at 256×256 (L2-resident) a gathered update measured ~3×
+   * slower than the vector loop at density 0.1.
    */
   void polyakFrom(const Mlp& o, float tau);
   /** Releases the activation cache (the parameter block stays alive while shared). */
@@ -210,6 +238,9 @@ class Mlp {
     // Sparse-kernel layers: stamp of the mask for which every inactive weightGrad entry is known
     // to be 0 (written by the masked sparse backward); 0 = unknown. Lets backward skip zeroing.
     uint64_t gradZeroStamp = 0;
+    // Stamp of the mask for which every inactive weight is known to be 0 (after setMask or a masked
+    // dense Polyak update); lets polyakFrom update the active entries only (gatheredIndex).
+    uint64_t weightZeroStamp = 0;
     std::shared_ptr<const SparseIndex> index;
     // Block-circulant: block size (0 = normal layer), FFT layer with its caches, block mask
     // derived from the element mask ([outBlocks·inBlocks], empty when unmasked).
@@ -240,7 +271,18 @@ class Mlp {
   int cacheBpad_ = 0;
 };
 
-/** Adam (PyTorch semantics) over all weights and biases of one Mlp. */
+/**
+ * Adam (PyTorch semantics) over all weights and biases of one Mlp.
+ *
+ * Layers with a gatheredIndex (large and sparse) step their active entries only, O(nnz) instead
+ * of O(out·in), with the moments of those entries kept compact (CSR order) between steps, as long
+ * as the moments at their inactive entries are 0 (then the dense masked step leaves them 0, and
+ * the results are bitwise those of the dense step). That is checked once per mask (and after each
+ * flush): static masks, and dynamic ones whose dropped entries' moments were reset, qualify;
+ * moments left at dropped entries keep the layer on the dense step. The dense state block is
+ * current only after flush(), which writes the compact moments back into it (call it before
+ * reading or writing the state through the block; the next step re-checks).
+ */
 class Adam {
  public:
   explicit Adam(std::shared_ptr<Mlp> mlp);
@@ -253,17 +295,31 @@ class Adam {
   const std::shared_ptr<Mlp>& mlp() const { return mlp_; }
   /**
    * One step with step count t >= 1 (bias corrections use t). Dense over all entries of masked
-   * layers too (the masked step decays moments left at inactive positions, e.g. written through
-   * the views): skipping the arithmetic of inactive lanes (AVX-512 compress / expand) measured no
-   * faster at density 0.1 — the step is bound by memory traffic, and at that density ~80 % of the
-   * cache lines hold an active entry.
+   * layers (the masked step decays moments left at inactive positions, e.g. written through the
+   * views) except the gathered layers (class comment). Skipping the arithmetic of inactive lanes
+   * of the dense arrays (AVX-512 compress / expand) measured no faster at density 0.1: the step is
+   * bound by memory traffic, and at that density ~80 % of the cache lines hold an active entry.
    */
   void step(double t, double lr, double beta1, double beta2, double eps, double weightDecay);
+  /** Writes the compact moments back into the state block; every layer is re-checked at the next step. */
+  void flush();
+  /** True when layer k's weight took its last step on the gathered path (compact moments). */
+  bool gathered(int k) const { return gathered_[k].index != nullptr; }
 
  private:
+  /** Compact moments of one layer's active weights (CSR order of `index`; null: dense step). */
+  struct Gathered {
+    std::shared_ptr<const SparseIndex> index;
+    uint64_t stamp = 0;       // mask stamp of index
+    uint64_t denseStamp = 0;  // mask stamp found with non-zero inactive moments: dense, no re-check
+    AlignedBuffer m, v;
+  };
+  void toDense(int k);
+
   std::shared_ptr<Mlp> mlp_;
   std::shared_ptr<FloatBlock> block_;
   std::vector<Offsets> offsets_;
+  std::vector<Gathered> gathered_;
 };
 
 }  // namespace srl

@@ -173,7 +173,9 @@ export interface Optimizer {
   stepCount: number;
   /**
    * Live views of the optimizer state keyed by parameter name, e.g.
-   * `{ 'actor.l1.weight': { m, v }, ... }`, same shapes as the parameters.
+   * `{ 'actor.l1.weight': { m, v }, ... }`, same shapes as the parameters. Read it again after
+   * each `step()`: a read makes the views current (the native engine keeps the moments of large
+   * sparse layers compact between reads), and writes through them count until the next step.
    */
   readonly state: ReadonlyMap<string, { readonly m: Float32Array; readonly v: Float32Array }>;
   /** Sets a new learning rate. */

@@ -57,12 +57,22 @@ interface AdamHandle {
   /** Per layer `[mWeight, vWeight, mBias, vBias]` (float offsets). */
   layout(): number[][];
   step(t: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number): void;
+  /** Writes the compact moments of gathered layers back into the buffer. */
+  flush(): void;
+  /** True when layer k's weight took its last step on the gathered path. */
+  gathered(k: number): boolean;
   dispose(): void;
 }
 
 /** @internal Surface of the addon (other native modules extend it, e.g. src/nn/block-circulant-layer.ts). */
 export interface NativeAddon {
-  Engine: new (threads: number, sparseDensityThreshold?: number, circulantFftMinBatch?: number) => EngineHandle;
+  Engine: new (
+    threads: number,
+    sparseDensityThreshold?: number,
+    circulantFftMinBatch?: number,
+    gatheredMaxDensity?: number,
+    gatheredMinWeights?: number,
+  ) => EngineHandle;
   Mlp: new (engine: EngineHandle, sizes: number[], hidden: Activation, output: Activation) => MlpHandle;
   Adam: new (mlp: MlpHandle) => AdamHandle;
   simdWidth: number;
@@ -338,7 +348,7 @@ export class NativeMlp implements Mlp {
 
 class NativeAdam implements Optimizer {
   stepCount = 0;
-  readonly state: ReadonlyMap<string, { readonly m: Float32Array; readonly v: Float32Array }>;
+  private readonly views: ReadonlyMap<string, { readonly m: Float32Array; readonly v: Float32Array }>;
   private readonly handle: AdamHandle;
   private lr: number;
   private readonly beta1: number;
@@ -360,7 +370,22 @@ class NativeAdam implements Optimizer {
         v: new Float32Array(buf, vb * 4, layer.outFeatures),
       });
     });
-    this.state = state;
+    this.views = state;
+  }
+
+  /**
+   * Live views of m and v, made current first: large sparse layers step on compact moments of
+   * their active weights (native/src/mlp.h `Adam`), which this read writes back; views read here
+   * stay current, and writes through them are used, until the next `step()`.
+   */
+  get state(): ReadonlyMap<string, { readonly m: Float32Array; readonly v: Float32Array }> {
+    this.handle.flush();
+    return this.views;
+  }
+
+  /** Whether the weight of layer k (in `mlp.layers` order) took its last step on the gathered (O(nnz)) path. */
+  gatheredStep(k: number): boolean {
+    return this.handle.gathered(k);
   }
 
   step(): void {
@@ -404,6 +429,16 @@ export interface NativeEngineOptions {
    * default: the measured crossovers of {@link defaultCirculantFftMinBatch}.
    */
   readonly circulantFftMinBatch?: number;
+  /**
+   * Sparse-kernel layers (not block-circulant) with at least `gatheredMinWeights` weights and a
+   * density of at most `gatheredMaxDensity` run Adam and Polyak on their active entries only,
+   * O(nnz) instead of O(out·in), with the same results bit for bit (native/src/mlp.h `Adam`).
+   * Defaults 0.05 and 262 144 (512×512): below that size the dense arrays stay in cache and the
+   * vector loop over them is faster (docs/architecture.md §4). `gatheredMaxDensity: 0`
+   * turns it off.
+   */
+  readonly gatheredMaxDensity?: number;
+  readonly gatheredMinWeights?: number;
 }
 
 /**
@@ -438,7 +473,14 @@ export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
   if (fftMinBatch !== undefined && !(Number.isInteger(fftMinBatch) && fftMinBatch >= 1 && fftMinBatch <= 2 ** 31 - 1)) {
     throw new RangeError(`circulantFftMinBatch must be an integer >= 1, got ${fftMinBatch}`);
   }
-  const handle = new addon.Engine(threads, threshold, fftMinBatch);
+  const { gatheredMaxDensity, gatheredMinWeights } = options;
+  if (gatheredMaxDensity !== undefined && !(gatheredMaxDensity >= 0 && gatheredMaxDensity <= 1)) {
+    throw new RangeError(`gatheredMaxDensity must be in [0, 1], got ${gatheredMaxDensity}`);
+  }
+  if (gatheredMinWeights !== undefined && !(gatheredMinWeights >= 0)) {
+    throw new RangeError(`gatheredMinWeights must be >= 0, got ${gatheredMinWeights}`);
+  }
+  const handle = new addon.Engine(threads, threshold, fftMinBatch, gatheredMaxDensity, gatheredMinWeights);
   const simd = handle.simd().split('/')[0];
   const n = handle.threads();
   return {

@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { ExperimentConfig } from '../config/experiment-config.js';
 import { parseOverride, seedOverride, totalStepsOverride, type Override } from '../config/overrides.js';
 import { ConfigError, formatIssue, loadConfig, readConfigFile, type ConfigIssue } from '../config/validate.js';
@@ -186,6 +187,9 @@ export async function validateRuns(runs: readonly SweepRun[], file: string, warn
   const cwd = process.cwd();
   for (const run of runs) {
     const where = `run ${run.name} (${relative(cwd, run.recipe) || run.recipe})`;
+    // A paper grid is hundreds of runs of mostly synchronous schema work: let signals, timers and
+    // messages (e.g. a progress display, a test runner's RPC) through between runs.
+    await yieldToEventLoop();
     try {
       const loaded = await loadConfig(run.recipe, { overrides: run.overrides });
       out.push({ ...run, config: loaded.config });

@@ -633,6 +633,71 @@ nativeSuite('native engine', () => {
     });
   });
 
+  describe('gathered Adam and Polyak (large sparse layers, O(nnz))', () => {
+    it('give the dense updates bit for bit, through state reads and writes, mask changes and dense gradients', () => {
+      // gatheredMaxDensity 1 / minWeights 0: every sparse-kernel layer gathered; 0: never.
+      const engines = [createNativeEngine({ threads: 2, gatheredMaxDensity: 1, gatheredMinWeights: 0 }), createNativeEngine({ threads: 2, gatheredMaxDensity: 0 })];
+      const runs = engines.map((e) => {
+        const r = rng(97);
+        const net = e.createMlp(spec([23, 256, 256, 6], 'tanh'));
+        const target = e.createMlp(spec([23, 256, 256, 6], 'tanh', 'relu', 'target'));
+        initNet(net, r);
+        const masks = net.layers.map((l, k) => randomMask(r, l.weight.length, k === 0 ? 0.6 : 0.1)); // layer 0 on the dense kernels
+        masks.forEach((m, k) => net.setMask(k, m));
+        target.copyFrom(net);
+        const opt = e.createAdam(net, { lr: 1e-3, weightDecay: 1e-4 });
+        const gathered: boolean[][] = [];
+        const train = (steps: number, from: number) => {
+          for (let t = from; t < from + steps; t++) {
+            net.forward(randomArray(r, 32 * 23), 32);
+            net.backward(randomArray(r, 32 * 6), { denseGrad: t % 7 === 0 });
+            opt.step();
+            target.polyakFrom(net, 0.05);
+            gathered.push(net.layers.map((_, k) => (opt as unknown as { gatheredStep(k: number): boolean }).gatheredStep(k)));
+          }
+        };
+        train(20, 0);
+        const mid = Float32Array.from(opt.state.get('net.l2.weight')!.v);
+        // A write through the views (a moment reset at some active entries) counts at the next step.
+        const st = opt.state.get('net.l3.weight')!;
+        for (let i = 0; i < st.m.length; i += 3) if (masks[2][i]) st.m[i] = 0;
+        train(10, 20);
+        // A topology update: drop some active entries of layer 2 (their moments stay: dense step from
+        // here), then the moments at every inactive entry reset (gathered again).
+        const m2 = Float32Array.from(masks[1]);
+        for (let i = 0, dropped = 0; i < m2.length && dropped < 500; i++) if (m2[i]) { m2[i] = 0; dropped++; }
+        for (let i = 0, grown = 0; i < m2.length && grown < 500; i += 37) if (!masks[1][i]) { m2[i] = 1; grown++; }
+        net.setMask(1, m2);
+        train(5, 30);
+        const s2 = opt.state.get('net.l2.weight')!;
+        for (let i = 0; i < m2.length; i++) if (!m2[i]) { s2.m[i] = 0; s2.v[i] = 0; }
+        train(10, 35);
+        const state = [...opt.state].map(([name, { m, v }]) => [name, Array.from(m), Array.from(v)]);
+        const out = {
+          gathered, mid: Array.from(mid), state,
+          weights: [net, target].flatMap((n) => n.layers.flatMap((l) => [Array.from(l.weight), Array.from(l.bias)])),
+        };
+        opt.dispose();
+        net.dispose();
+        target.dispose();
+        return out;
+      });
+      const [g, d] = runs;
+      // The gathered engine took the gathered step on its sparse layers, except after the drop
+      // (moments left at dropped entries) until they were reset; the other engine never did.
+      expect(g.gathered[0]).toEqual([false, true, true]);
+      expect(g.gathered[29]).toEqual([false, true, true]);
+      expect(g.gathered.slice(30, 35).map((x) => x[1])).toEqual([false, false, false, false, false]);
+      expect(g.gathered[44]).toEqual([false, true, true]);
+      expect(d.gathered.flat().some(Boolean)).toBe(false);
+      expect(g.mid).toEqual(d.mid);
+      expect(g.state).toEqual(d.state);
+      expect(g.weights).toEqual(d.weights);
+      expect(() => createNativeEngine({ gatheredMaxDensity: 1.5 })).toThrow(RangeError);
+      expect(() => createNativeEngine({ gatheredMinWeights: -1 })).toThrow(RangeError);
+    });
+  });
+
   describe('Polyak', () => {
     it('applies θ ← τθ_online + (1−τ)θ exactly and masks the target with the online masks', () => {
       const r = rng(51);
