@@ -17,7 +17,8 @@
  * last layer) is given as the engine stores it — the parameter block (weights, biases, their
  * gradients and the masks, dense `[out, in]` each, 64-byte aligned: native/src/mlp.cc) plus
  * the Adam block (m, v of weights and biases) plus the CSR/CSC index of each sparse-kernel
- * layer (4 int32 per active weight + out + in + 2, native/src/mlp.cc `buildIndex`) — and as the
+ * layer (4 int32 per active weight + out + in + 2, native/src/mlp.cc `buildIndex`) and its
+ * packed weight copies (2 float32 per active weight, `Mlp::packedWeights`) — and as the
  * nnz-only lower bound: every active weight and every bias with value, gradient, Adam m and v in
  * float32 (16 B each), no index, no mask.
  *
@@ -46,7 +47,7 @@ export interface NetworkMemory {
   readonly parameterBlock: number;
   /** Adam block: m and v of every weight and bias. */
   readonly adamBlock: number;
-  /** CSR + CSC index of the layers on sparse kernels (int32), from native/src/mlp.cc's layout. */
+  /** CSR + CSC index (int32) and packed weight copies (float32) of the layers on sparse kernels, from native/src/mlp.cc. */
   readonly sparseIndex: number;
   /** parameterBlock + adamBlock + sparseIndex. */
   readonly engineTotal: number;
@@ -64,7 +65,9 @@ export interface NetworkMemory {
  * engine allocated (per layer `3·in·out + 2·out` floats for the parameters, `2·in·out + 2·out`
  * for Adam, each array rounded up to 16 floats; native/src/mlp.cc). `sparseIndex` is not visible
  * from JS and is computed from the masks with the layout of native/src/mlp.cc `buildIndex`:
- * `4·nnz + (out + 1) + (in + 1)` int32 for every masked layer of density ≤ `sparseDensityThreshold`.
+ * `4·nnz + (out + 1) + (in + 1)` int32 (row pointers, columns, weight offsets, CSC column
+ * pointers, rows, CSR-to-CSC positions) plus the packed copies in CSR and CSC order, `2·nnz`
+ * float32, for every masked layer of density ≤ `sparseDensityThreshold`.
  *
  * @param mlp a network of the native engine (views share one ArrayBuffer per block)
  * @param optimizer its Adam optimizer, or null (targets have none)
@@ -83,7 +86,7 @@ export function networkMemory(mlp: Mlp, optimizer: Optimizer | null, sparseDensi
     if (l.mask) {
       nnz = 0;
       for (let i = 0; i < n; i++) if (l.mask[i] !== 0) nnz++;
-      if (nnz <= sparseDensityThreshold * n) sparseIndex += 4 * (4 * nnz + l.outFeatures + 1 + l.inFeatures + 1);
+      if (nnz <= sparseDensityThreshold * n) sparseIndex += 4 * (6 * nnz + l.outFeatures + 1 + l.inFeatures + 1);
     }
     activeParameters += nnz + l.outFeatures;
   }

@@ -159,6 +159,7 @@ class MlpWrap : public Napi::ObjectWrap<MlpWrap> {
                         InstanceMethod<&MlpWrap::Backward>("backward"),
                         InstanceMethod<&MlpWrap::SetMask>("setMask"),
                         InstanceMethod<&MlpWrap::ApplyMasks>("applyMasks"),
+                        InstanceMethod<&MlpWrap::WeightsWritten>("weightsWritten"),
                         InstanceMethod<&MlpWrap::CopyFrom>("copyFrom"),
                         InstanceMethod<&MlpWrap::PolyakFrom>("polyakFrom"),
                         InstanceMethod<&MlpWrap::SparseLayers>("sparseLayers"),
@@ -313,6 +314,13 @@ class MlpWrap : public Napi::ObjectWrap<MlpWrap> {
 
   Napi::Value ApplyMasks(const Napi::CallbackInfo& info) {
     core(info.Env())->applyMasks();
+    return info.Env().Undefined();
+  }
+
+  /** weightsWritten(k): layer k's weights were written through the views (Mlp::weightsWritten). */
+  Napi::Value WeightsWritten(const Napi::CallbackInfo& info) {
+    Mlp& m = *core(info.Env());
+    m.weightsWritten(layerArg(info, m));
     return info.Env().Undefined();
   }
 

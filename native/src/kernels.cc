@@ -162,19 +162,18 @@ constexpr int kTileNV = 8;
 constexpr int kGroup = 4;
 #endif
 
-using GatherFn = void (*)(int beg, int end, const int* idx, const int* wofs, const float* W,
-                          const float* S, ptrdiff_t lds, float* out, float bias, Act act,
-                          const float* aux, AuxOp op);
+using GatherFn = void (*)(int beg, int end, const int* idx, const float* vals, const float* S,
+                          ptrdiff_t lds, float* out, float bias, Act act, const float* aux, AuxOp op);
 
 template <int NV>
-void gatherRow(int beg, int end, const int* idx, const int* wofs, const float* W, const float* S,
-               ptrdiff_t lds, float* out, float bias, Act act, const float* aux, AuxOp op) {
+void gatherRow(int beg, int end, const int* idx, const float* vals, const float* S, ptrdiff_t lds,
+               float* out, float bias, Act act, const float* aux, AuxOp op) {
   vf acc[NV];
   const vf b0 = vset1(bias);
 #pragma GCC unroll 16
   for (int v = 0; v < NV; ++v) acc[v] = b0;
   for (int j = beg; j < end; ++j) {
-    const vf w = vset1(W[wofs[j]]);
+    const vf w = vset1(vals[j]);
     const float* s = S + static_cast<ptrdiff_t>(idx[j]) * lds;
 #pragma GCC unroll 16
     for (int v = 0; v < NV; ++v) acc[v] = vfma(w, vload(s + v * VW), acc[v]);
@@ -241,7 +240,8 @@ constexpr std::array<SddmmFn, kTileNV> makeSddmmTable(std::index_sequence<Is...>
 constexpr std::array<SddmmFn, kTileNV> kSddmmTable = makeSddmmTable(std::make_index_sequence<kTileNV>{});
 
 // N:M row gather: the CSR gather of gatherRow with the input index computed from the group
-// (g·M + in-group index): same order of the same FMAs, so bitwise equal to gatherRow.
+// (g·M + in-group index) and the row's packed values w[0..k): same order of the same FMAs, so
+// bitwise equal to gatherRow.
 using NmGatherFn = void (*)(const uint8_t* id, const NmIndex& nm, int g0, int g1, bool first, bool last,
                             const float* w, const float* S, ptrdiff_t lds, float* out, float bias, Act act,
                             const float* aux, AuxOp op);
@@ -260,8 +260,8 @@ void gatherRowNm(const uint8_t* id, const NmIndex& nm, int g0, int g1, bool firs
   const vf b0 = vset1(bias);
 #pragma GCC unroll 16
   for (int v = 0; v < NV; ++v) acc[v] = first ? b0 : vload(out + v * VW);
-  auto step = [&](int c) __attribute__((always_inline)) {
-    const vf wv = vset1(w[c]);
+  auto step = [&](int c, float wc) __attribute__((always_inline)) {
+    const vf wv = vset1(wc);
     const float* s = S + static_cast<ptrdiff_t>(c) * lds;
 #pragma GCC unroll 16
     for (int v = 0; v < NV; ++v) acc[v] = vfma(wv, vload(s + v * VW), acc[v]);
@@ -269,12 +269,13 @@ void gatherRowNm(const uint8_t* id, const NmIndex& nm, int g0, int g1, bool firs
   const int gFull = std::min(g1, nm.groups);
   int base = g0 * nm.m;
   id += static_cast<ptrdiff_t>(g0) * N;
-  for (int g = g0; g < gFull; ++g, base += nm.m, id += N) {
+  w += static_cast<ptrdiff_t>(g0) * N;
+  for (int g = g0; g < gFull; ++g, base += nm.m, id += N, w += N) {
 #pragma GCC unroll 4
-    for (int q = 0; q < N; ++q) step(base + id[q]);
+    for (int q = 0; q < N; ++q) step(base + id[q], w[q]);
   }
   if (g1 > nm.groups)
-    for (int q = 0; q < nm.tail; ++q) step(base + id[q]);
+    for (int q = 0; q < nm.tail; ++q) step(base + id[q], w[q]);
 #pragma GCC unroll 16
   for (int v = 0; v < NV; ++v) {
     vf x = acc[v];
@@ -423,9 +424,8 @@ void gemm(Workspace& ws, int M, int N, int K, const float* A, ptrdiff_t rsa, ptr
   });
 }
 
-void spmm(Workspace& ws, int rows, const int* ptr, const int* idx, const int* wofs,
-          const float* W, const float* S, ptrdiff_t lds, int bpad, float* out, ptrdiff_t ldo,
-          const Epilogue& ep) {
+void spmm(Workspace& ws, int rows, const int* ptr, const int* idx, const float* vals,
+          const float* S, ptrdiff_t lds, int bpad, float* out, ptrdiff_t ldo, const Epilogue& ep) {
   if (rows <= 0 || bpad <= 0) return;
   const double rowCost = 2.0;
   const bool par = ws.threads() > 1 && (double(ptr[rows]) + rowCost * rows) * bpad >= kMinParallelMacs;
@@ -438,7 +438,7 @@ void spmm(Workspace& ws, int rows, const int* ptr, const int* idx, const int* wo
       const GatherFn fn = kGatherTable[nv - 1];
       const int b0 = v0 * VW;
       for (int r = r0; r < r1; ++r) {
-        fn(ptr[r], ptr[r + 1], idx, wofs, W, S + b0, lds, out + r * ldo + b0,
+        fn(ptr[r], ptr[r + 1], idx, vals, S + b0, lds, out + r * ldo + b0,
            ep.bias ? ep.bias[r] : 0.0f, ep.act, ep.aux ? ep.aux + r * ep.ldaux + b0 : nullptr,
            ep.aux ? ep.auxOp : AuxOp::None);
       }
@@ -466,7 +466,7 @@ void sddmm(Workspace& ws, int rows, int in, const int* ptr, const int* idx, cons
   });
 }
 
-void spmmNm(Workspace& ws, int rows, int in, const NmIndex& nm, const float* W, const float* S,
+void spmmNm(Workspace& ws, int rows, const NmIndex& nm, const float* vals, const float* S,
             ptrdiff_t lds, int bpad, float* out, ptrdiff_t ldo, const Epilogue& ep) {
   if (rows <= 0 || bpad <= 0) return;
   // Every row costs the same: equal row ranges.
@@ -488,7 +488,7 @@ void spmmNm(Workspace& ws, int rows, int in, const NmIndex& nm, const float* W, 
         const int g1 = std::min(totalGroups, g0 + groupsPerBlock);
         for (int r = r0; r < r1; ++r) {
           fn(nm.idx + static_cast<ptrdiff_t>(r) * nm.k, nm, g0, g1, g0 == 0, g1 == totalGroups,
-             W + static_cast<ptrdiff_t>(r) * in, S + b0, lds, out + r * ldo + b0, ep.bias ? ep.bias[r] : 0.0f, ep.act,
+             vals + static_cast<ptrdiff_t>(r) * nm.k, S + b0, lds, out + r * ldo + b0, ep.bias ? ep.bias[r] : 0.0f, ep.act,
              ep.aux ? ep.aux + r * ep.ldaux + b0 : nullptr, ep.aux ? ep.auxOp : AuxOp::None);
         }
       }
@@ -677,14 +677,14 @@ inline void forLanes(size_t b, size_t e, F&& fn) {
 }  // namespace
 
 void adamGathered(Workspace& ws, float* p, const float* g, const int* wofs, float* m, float* v, size_t nnz,
-                  const AdamScalars& s) {
+                  const AdamScalars& s, float* rowVals, float* colVals, const int* rowToCol) {
   forElements(ws, nnz, kMinParallelElems / 4, [&](size_t b, size_t e) {
     const AdamVec c(s);
     alignas(64) float pb[VW], gb[VW], mb[VW], vb[VW];
     forLanes(b, e, [&](size_t j, int n) {
       for (int q = 0; q < VW; ++q) {
         const bool in = q < n;
-        pb[q] = in ? p[wofs[j + q]] : 0.0f;
+        pb[q] = in ? (rowVals ? rowVals[j + q] : p[wofs[j + q]]) : 0.0f;
         gb[q] = in ? g[wofs[j + q]] : 0.0f;
         mb[q] = in ? m[j + q] : 0.0f;
         vb[q] = in ? v[j + q] : 0.0f;
@@ -699,21 +699,34 @@ void adamGathered(Workspace& ws, float* p, const float* g, const int* wofs, floa
         m[j + q] = mb[q];
         v[j + q] = vb[q];
       }
+      if (rowVals) {
+        for (int q = 0; q < n; ++q) {
+          rowVals[j + q] = pb[q];
+          colVals[rowToCol[j + q]] = pb[q];
+        }
+      }
     });
   });
 }
 
-void polyakGathered(Workspace& ws, float* t, const float* o, const int* wofs, size_t nnz, float tau) {
+void polyakGathered(Workspace& ws, float* t, const float* o, const int* wofs, size_t nnz, float tau,
+                    const float* oRowVals, float* rowVals, float* colVals, const int* rowToCol) {
   forElements(ws, nnz, kMinParallelElems / 4, [&](size_t b, size_t e) {
     const vf vtau = vset1(tau), vkeep = vset1(1.0f - tau);
     alignas(64) float tb[VW], ob[VW];
     forLanes(b, e, [&](size_t j, int n) {
       for (int q = 0; q < VW; ++q) {
-        tb[q] = q < n ? t[wofs[j + q]] : 0.0f;
-        ob[q] = q < n ? o[wofs[j + q]] : 0.0f;
+        tb[q] = q < n ? (rowVals ? rowVals[j + q] : t[wofs[j + q]]) : 0.0f;
+        ob[q] = q < n ? (oRowVals ? oRowVals[j + q] : o[wofs[j + q]]) : 0.0f;
       }
       vstore(tb, vfma(vload(ob), vtau, vload(tb) * vkeep));  // `polyak`'s vector expression
       for (int q = 0; q < n; ++q) t[wofs[j + q]] = tb[q];
+      if (rowVals) {
+        for (int q = 0; q < n; ++q) {
+          rowVals[j + q] = tb[q];
+          colVals[rowToCol[j + q]] = tb[q];
+        }
+      }
     });
   });
 }
@@ -737,7 +750,7 @@ bool zeroWhereMasked(const float* a, const float* mask, size_t n) {
 }
 
 void gemv(int out, int in, const float* W, const float* x, const float* bias, Act act, const int* ptr,
-          const int* idx, const int* wofs, float* y) {
+          const int* idx, const float* vals, float* y) {
   // The batched kernels' order for one sample: acc = bias, then one fma per weight in ascending
   // input order (gemmTile; gatherRow for CSR), then the activation; so results are bit-identical.
   alignas(64) float t[16 * 16];
@@ -752,7 +765,7 @@ void gemv(int out, int in, const float* W, const float* x, const float* bias, Ac
       for (int v = 0; v < NV; ++v) vstore(a + v * VW, acc[v]);
       for (int q = 0; q < on; ++q) {
         float s = a[q];
-        for (int j = ptr[o0 + q]; j < ptr[o0 + q + 1]; ++j) s = std::fma(W[wofs[j]], x[idx[j]], s);
+        for (int j = ptr[o0 + q]; j < ptr[o0 + q + 1]; ++j) s = std::fma(vals[j], x[idx[j]], s);
         a[q] = s;
       }
       for (int v = 0; v < NV; ++v) acc[v] = vload(a + v * VW);

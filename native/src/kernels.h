@@ -96,14 +96,16 @@ void gemm(Workspace& ws, int M, int N, int K, const float* A, ptrdiff_t rsa, ptr
 
 /**
  * Row-gather sparse product: for every output row r in [0, rows):
- *   out[r][0:bpad] = epi( Σ_{j ∈ [ptr[r], ptr[r+1])} W[wofs[j]] · S[idx[j]][0:bpad] ).
- * With a CSR index of a weight (idx = column, wofs = r*in + column) this is the forward
- * Yᵀ = W·Xᵀ; with a CSC index (idx = row o, wofs = o*in + r) it is the input gradient Wᵀ·dZᵀ.
+ *   out[r][0:bpad] = epi( Σ_{j ∈ [ptr[r], ptr[r+1])} vals[j] · S[idx[j]][0:bpad] ).
+ * With a CSR index of a weight (idx = column, vals = the active weights packed in CSR order)
+ * this is the forward Yᵀ = W·Xᵀ; with a CSC index (idx = row o, vals packed in CSC order) it is
+ * the input gradient Wᵀ·dZᵀ. Packed values are read in sequence: gathering them from the dense
+ * [out, in] array (one cache line per active entry at low density) measured 2.7× slower at
+ * 2048×2048, density 0.01, batch 256 (1.5× at 1024×1024, 0.05).
  * S and out are feature-major with leading dimensions lds / ldo (multiples of VW, aligned).
  */
-void spmm(Workspace& ws, int rows, const int* ptr, const int* idx, const int* wofs,
-          const float* W, const float* S, ptrdiff_t lds, int bpad, float* out, ptrdiff_t ldo,
-          const Epilogue& ep);
+void spmm(Workspace& ws, int rows, const int* ptr, const int* idx, const float* vals,
+          const float* S, ptrdiff_t lds, int bpad, float* out, ptrdiff_t ldo, const Epilogue& ep);
 
 /**
  * Sampled dense-dense product for masked weight gradients: for each active (o, i) of a CSR
@@ -115,14 +117,14 @@ void sddmm(Workspace& ws, int rows, int in, const int* ptr, const int* idx, cons
 /**
  * One layer at batch 1 (acting in the env loop): y[o] = act(bias[o] + Σ_i W[o·in + i]·x[i]) for
  * o < out, W row-major [out, in]. With a CSR index (`ptr` not null: row o's entries
- * [ptr[o], ptr[o+1]), column idx[j], weight W[wofs[j]]) only the active weights are read; else the
+ * [ptr[o], ptr[o+1]), column idx[j], weight vals[j] packed in CSR order) only the active weights are read; else the
  * dense row (inactive weights of a masked layer are 0). Runs on the calling thread: for one
  * sample the thread pool's hand-off and the batch padding to VW cost more than the product.
  * Bit-identical to the batched kernels (`gemm`, `spmm`) for the same sample: the same fma chain
  * from the bias in ascending input order, the same activation functions.
  */
 void gemv(int out, int in, const float* W, const float* x, const float* bias, Act act, const int* ptr,
-          const int* idx, const int* wofs, float* y);
+          const int* idx, const float* vals, float* y);
 
 /** dst[c][r] = src[r][c] for r < rows, c < cols. */
 void transpose(Workspace& ws, const float* src, ptrdiff_t lds, int rows, int cols, float* dst,
@@ -163,15 +165,23 @@ void adam(Workspace& ws, float* p, const float* g, float* m, float* v, const flo
  * The same vector arithmetic as `adam` on gathered lanes, so every updated entry is bitwise what
  * the dense masked step computes there; inactive entries are not touched (the dense step keeps
  * them at p = 0, and at m = v = 0 when they are 0 already: the caller's condition for using it).
+ * With rowVals (the layer's current weights packed in CSR order, so rowVals[j] = p[wofs[j]]), p is
+ * read from it instead of the dense array, and the new values are written to p, rowVals[j] and
+ * colVals[rowToCol[j]] (the CSC-order copy), keeping both packed copies current.
  */
 void adamGathered(Workspace& ws, float* p, const float* g, const int* wofs, float* m, float* v, size_t nnz,
-                  const AdamScalars& s);
+                  const AdamScalars& s, float* rowVals = nullptr, float* colVals = nullptr,
+                  const int* rowToCol = nullptr);
 
 /**
  * Polyak averaging at the active entries only: t[w] = t[w]·(1−τ) + o[w]·τ for w = wofs[j], j < nnz;
  * bitwise `polyak` there. Inactive entries untouched (the masked dense update keeps them at 0).
+ * oRowVals / rowVals, when given, are o's / t's weights packed in CSR order (read instead of the
+ * dense arrays); the new values are then also written to rowVals[j] and colVals[rowToCol[j]].
  */
-void polyakGathered(Workspace& ws, float* t, const float* o, const int* wofs, size_t nnz, float tau);
+void polyakGathered(Workspace& ws, float* t, const float* o, const int* wofs, size_t nnz, float tau,
+                    const float* oRowVals = nullptr, float* rowVals = nullptr, float* colVals = nullptr,
+                    const int* rowToCol = nullptr);
 
 /** dst[j] = src[idx[j]] for j < n. */
 void gatherFloats(Workspace& ws, const float* src, const int* idx, float* dst, size_t n);
@@ -189,8 +199,8 @@ bool zeroWhereMasked(const float* a, const float* mask, size_t n);
  * entries (G = in / M full groups), entry q of group g at input g·M + idx[row·K + g·N + q]
  * (uint8, ascending within the group) — the compressed layout of the NVIDIA 2:4 sparse tensor
  * cores (values + 2-bit in-group indices; Mishra et al. 2021, "Accelerating Sparse Deep Neural
- * Networks", arXiv 2104.08378), with the values read in place from the dense W row (W stays the
- * master copy shared with JavaScript) and one byte per index. No row pointers, no offsets.
+ * Networks", arXiv 2104.08378): the values packed [rows][k] (the layer's CSR-order packed values)
+ * and one byte per index. No row pointers, no offsets.
  */
 struct NmIndex {
   int n = 0, m = 0;          // N active of every M
@@ -200,14 +210,15 @@ struct NmIndex {
 };
 
 /**
- * N:M forward Yᵀ[rows][bpad] = epi(W·Xᵀ): out[r] = epi(Σ_{active i of row r, ascending} W[r·in+i]·S[i]).
+ * N:M forward Yᵀ[rows][bpad] = epi(W·Xᵀ): out[r] = epi(Σ_{q < k} vals[r·k + q]·S[i_q]) over the
+ * active inputs i_q of row r (ascending), vals the packed values [rows][k].
  * Uses the structure: the entries of every row are split at fixed offsets into blocks of input
  * groups (32 inputs), and all rows take one block before the next, so its 32 rows of S stay in L1
  * (the partial sums wait in `out`; measured 0.75× (2:4) – 0.86× (1:4) the CSR time at batch 256;
  * unblocked below N/M = 1/4, where it did not pay).
  * Same summation order as `spmm` on the CSR index of the same mask (bitwise equal results).
  */
-void spmmNm(Workspace& ws, int rows, int in, const NmIndex& nm, const float* W, const float* S,
+void spmmNm(Workspace& ws, int rows, const NmIndex& nm, const float* vals, const float* S,
             ptrdiff_t lds, int bpad, float* out, ptrdiff_t ldo, const Epilogue& ep);
 
 /**

@@ -9,7 +9,9 @@
  *   (e.g. `actor.l1.weight`). Masks are keyed by the weight's name.
  * - `LayerParams.weight`, `.bias`, `.weightGrad`, `.biasGrad` are **live views** of the
  *   engine's storage: writing into them changes the network (this is how initialisation,
- *   checkpoint loading and sparsifiers' topology updates touch weights). Masks are changed only
+ *   checkpoint loading and sparsifiers' topology updates touch weights; take the view again
+ *   for every batch of writes rather than keeping it across calls of the network, which lets an
+ *   engine keep derived copies of the weights current). Masks are changed only
  *   through `Mlp.setMask`, so an engine can rebuild sparse index structures.
  * - Invariant maintained by every engine: for every masked layer, `weight ⊙ (1 − mask) = 0`
  *   after `Optimizer.step`, `Mlp.applyMasks`, `Mlp.setMask` and `Mlp.polyakFrom`.

@@ -42,6 +42,8 @@ interface MlpHandle {
   backward(gradOutput: Float32Array, inputGrad: boolean, denseGrad: boolean, paramGrad: boolean): Float32Array | null;
   setMask(index: number, mask: Float32Array | null): void;
   applyMasks(): void;
+  /** Layer k's weights were written through the views: its packed copies are rebuilt at their next use. */
+  weightsWritten(index: number): void;
   copyFrom(other: MlpHandle): void;
   polyakFrom(other: MlpHandle, tau: number): void;
   sparseLayers(): boolean[];
@@ -130,17 +132,30 @@ export function nativeEngineAvailable(): boolean {
 class NativeLayer implements LayerParams {
   /** @internal set by NativeMlp.setMask / copy / Polyak. */
   masked = false;
+  /** @internal The weight view was handed out since the last native call (NativeMlp.announceWrites). */
+  weightTouched = false;
 
   constructor(
     readonly name: string,
     readonly inFeatures: number,
     readonly outFeatures: number,
-    readonly weight: Float32Array,
+    private readonly weightView: Float32Array,
     readonly bias: Float32Array,
     readonly weightGrad: Float32Array,
     readonly biasGrad: Float32Array,
     private readonly maskView: Float32Array,
   ) {}
+
+  /**
+   * `[out, in]` live view of the weight. Handing it out counts as a write: the engine rebuilds the
+   * layer's packed copies of its active weights (native/src/mlp.h `Mlp::weightsWritten`) before
+   * the next native call of the network, so writes through a view taken before that call land.
+   * Keep no view across calls of the network to write through it later.
+   */
+  get weight(): Float32Array {
+    this.weightTouched = true;
+    return this.weightView;
+  }
 
   /** `[out, in]` 0/1 view of the native mask, or null when the layer is dense. Do not write. */
   get mask(): Float32Array | null {
@@ -155,7 +170,9 @@ class NativeLayer implements LayerParams {
  * mask is exactly N:M, see {@link NativeMlp.nmKernelLayers}) that read only active weights; the
  * others use dense kernels on the weights as stored. Both agree while the engine invariant
  * `W ⊙ (1 − M) = 0` holds: after writing weights through the views, call `applyMasks` (or
- * `setMask`) before the next forward pass.
+ * `setMask`) before the next forward pass. The sparse kernels read copies of the active weights
+ * packed in CSR / CSC order; writes through a `weight` view are picked up at the network's next
+ * call (see {@link NativeLayer.weight}).
  */
 export class NativeMlp implements Mlp {
   readonly layers: readonly NativeLayer[];
@@ -191,11 +208,13 @@ export class NativeMlp implements Mlp {
    * @throws TypeError / RangeError on a wrong type or length; Error after dispose
    */
   predict(x: Float32Array, batch: number): Float32Array {
+    this.announceWrites();
     return this.handle.predict(x, batch);
   }
 
   /** Like {@link predict} and caches the activations for {@link backward}. */
   forward(x: Float32Array, batch: number): Float32Array {
+    this.announceWrites();
     return this.handle.forward(x, batch);
   }
 
@@ -209,6 +228,7 @@ export class NativeMlp implements Mlp {
    * @throws Error without a preceding forward; RangeError on a wrong length
    */
   backward(gradOutput: Float32Array, options: BackwardOptions = {}): Float32Array | null {
+    this.announceWrites();
     return this.handle.backward(gradOutput, options.inputGrad === true, options.denseGrad === true, options.paramGrad !== false);
   }
 
@@ -224,12 +244,14 @@ export class NativeMlp implements Mlp {
         `${layer.name}: mask length ${mask.length}, expected ${layer.inFeatures * layer.outFeatures}`,
       );
     }
+    this.announceWrites();
     this.handle.setMask(index, mask);
     layer.masked = mask !== null;
     this.maskVersion++;
   }
 
   applyMasks(): void {
+    this.announceWrites();
     this.handle.applyMasks();
   }
 
@@ -240,6 +262,8 @@ export class NativeMlp implements Mlp {
   copyFrom(other: Mlp): void {
     checkSameShape(this.spec, other.spec, 'copyFrom');
     if (other instanceof NativeMlp && other.engineHandle === this.engineHandle) {
+      this.announceWrites();
+      other.announceWrites();
       this.handle.copyFrom(other.handle);
       this.layers.forEach((l, k) => (l.masked = other.layers[k].masked));
       return;
@@ -262,6 +286,8 @@ export class NativeMlp implements Mlp {
     checkSameShape(this.spec, online.spec, 'polyakFrom');
     const unmasked = options.masks === 'none';
     if (!unmasked && online instanceof NativeMlp && online.engineHandle === this.engineHandle) {
+      this.announceWrites();
+      online.announceWrites();
       this.handle.polyakFrom(online.handle, tau);
       this.layers.forEach((l, k) => (l.masked = online.layers[k].masked));
       return;
@@ -336,6 +362,20 @@ export class NativeMlp implements Mlp {
     checkLayerIndex(this.spec.name, index, this.layers.length);
   }
 
+  /**
+   * @internal Tells the native side which layers' weight views were handed out since the last
+   * native call (NativeLayer.weight), so that their packed copies are rebuilt before use.
+   */
+  announceWrites(): void {
+    for (let k = 0; k < this.layers.length; k++) {
+      const layer = this.layers[k];
+      if (layer.weightTouched) {
+        this.handle.weightsWritten(k);
+        layer.weightTouched = false;
+      }
+    }
+  }
+
   /** Frees the activation cache and detaches the views (they become empty). Idempotent. */
   dispose(): void {
     this.handle.dispose();
@@ -350,6 +390,7 @@ class NativeAdam implements Optimizer {
   stepCount = 0;
   private readonly views: ReadonlyMap<string, { readonly m: Float32Array; readonly v: Float32Array }>;
   private readonly handle: AdamHandle;
+  private readonly mlp: NativeMlp;
   private lr: number;
   private readonly beta1: number;
   private readonly beta2: number;
@@ -358,6 +399,7 @@ class NativeAdam implements Optimizer {
 
   constructor(mlp: NativeMlp, options: AdamOptions, addon: NativeAddon) {
     ({ lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay } = resolveAdamOptions(options));
+    this.mlp = mlp;
     this.handle = new addon.Adam(mlp.handle);
     const buf = this.handle.buffer();
     const state = new Map<string, { m: Float32Array; v: Float32Array }>();
@@ -390,6 +432,7 @@ class NativeAdam implements Optimizer {
 
   step(): void {
     const t = this.stepCount + 1;
+    this.mlp.announceWrites();
     this.handle.step(t, this.lr, this.beta1, this.beta2, this.eps, this.weightDecay);
     this.stepCount = t;
   }

@@ -15,7 +15,7 @@ export interface CostInfo {
 /** Active entries of layer `index`: |M| (all entries when unmasked). */
 function activeEntries(net: Mlp, index: number): number {
   const l = net.layers[index];
-  if (!l.mask) return l.weight.length;
+  if (!l.mask) return l.inFeatures * l.outFeatures;
   let c = 0;
   for (let i = 0; i < l.mask.length; i++) c += l.mask[i] !== 0 ? 1 : 0;
   return c;
@@ -189,7 +189,7 @@ export function flopsMetrics(groups: readonly NetworkGroup[], cost: NStepCostMod
   const out: Record<string, number> = {};
   for (const net of online(groups)) {
     net.layers.forEach((l, k) => {
-      out[`flops/density/${l.name}.weight`] = activeEntries(net, k) / l.weight.length;
+      out[`flops/density/${l.name}.weight`] = activeEntries(net, k) / (l.inFeatures * l.outFeatures);
     });
   }
   const params = size(online(groups), info);

@@ -14,7 +14,7 @@ export function sparsityMetrics(groups: readonly NetworkGroup[]): Record<string,
     let count = 0;
     for (const net of group.networks) {
       for (const layer of net.layers) {
-        count += layer.weight.length;
+        count += layer.inFeatures * layer.outFeatures;
         if (!layer.mask) continue;
         let active = 0;
         for (let i = 0; i < layer.mask.length; i++) active += layer.mask[i];

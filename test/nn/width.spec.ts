@@ -101,7 +101,8 @@ function expectMemoryFormula(net: Mlp, group: NetworkGroup): void {
   expect(mem.nnzLowerBound).toBe(16 * active);
   const index = net.layers.reduce((s, l) => {
     const n = l.mask ? nnz(l.mask) : Infinity;
-    return n <= 0.5 * l.inFeatures * l.outFeatures ? s + 4 * (4 * n + l.outFeatures + l.inFeatures + 2) : s;
+    // CSR + CSC index (4 int32 per active weight, row and column pointers) and the packed copies in CSR and CSC order (2 float32)
+    return n <= 0.5 * l.inFeatures * l.outFeatures ? s + 4 * (6 * n + l.outFeatures + l.inFeatures + 2) : s;
   }, 0);
   expect(mem.sparseIndex).toBe(index);
   expect(mem.engineTotal).toBe(4 * params + 4 * adam + index);
