@@ -160,6 +160,8 @@ class MlpWrap : public Napi::ObjectWrap<MlpWrap> {
                         InstanceMethod<&MlpWrap::SetMask>("setMask"),
                         InstanceMethod<&MlpWrap::ApplyMasks>("applyMasks"),
                         InstanceMethod<&MlpWrap::WeightsWritten>("weightsWritten"),
+                        InstanceMethod<&MlpWrap::SyncWeightGrad>("syncWeightGrad"),
+                        InstanceMethod<&MlpWrap::WeightGradWritten>("weightGradWritten"),
                         InstanceMethod<&MlpWrap::CopyFrom>("copyFrom"),
                         InstanceMethod<&MlpWrap::PolyakFrom>("polyakFrom"),
                         InstanceMethod<&MlpWrap::SparseLayers>("sparseLayers"),
@@ -321,6 +323,20 @@ class MlpWrap : public Napi::ObjectWrap<MlpWrap> {
   Napi::Value WeightsWritten(const Napi::CallbackInfo& info) {
     Mlp& m = *core(info.Env());
     m.weightsWritten(layerArg(info, m));
+    return info.Env().Undefined();
+  }
+
+  /** syncWeightGrad(k): makes layer k's weightGrad view current (Mlp::syncWeightGrad). */
+  Napi::Value SyncWeightGrad(const Napi::CallbackInfo& info) {
+    Mlp& m = *core(info.Env());
+    m.syncWeightGrad(layerArg(info, m));
+    return info.Env().Undefined();
+  }
+
+  /** weightGradWritten(k): layer k's weightGrad was written through the view. */
+  Napi::Value WeightGradWritten(const Napi::CallbackInfo& info) {
+    Mlp& m = *core(info.Env());
+    m.weightGradWritten(layerArg(info, m));
     return info.Env().Undefined();
   }
 

@@ -192,12 +192,14 @@ constexpr std::array<GatherFn, kTileNV> makeGatherTable(std::index_sequence<Is..
 }
 constexpr std::array<GatherFn, kTileNV> kGatherTable = makeGatherTable(std::make_index_sequence<kTileNV>{});
 
+// Writes entry j of a row to dst[idx[j]] (dst = the dense dW row) or, when `packed`, to dst[j]
+// (dst = the row's packed gradient values).
 using SddmmFn = void (*)(int beg, int end, const int* idx, const float* dz, const float* S,
-                         ptrdiff_t lds, float* dWrow, bool accumulate);
+                         ptrdiff_t lds, float* dst, bool accumulate, bool packed);
 
 template <int NV>
 void sddmmRow(int beg, int end, const int* idx, const float* dz, const float* S, ptrdiff_t lds,
-              float* dWrow, bool accumulate) {
+              float* dWrow, bool accumulate, bool packed) {
   vf d[NV];
 #pragma GCC unroll 16
   for (int v = 0; v < NV; ++v) d[v] = vload(dz + v * VW);
@@ -218,7 +220,7 @@ void sddmmRow(int beg, int end, const int* idx, const float* dz, const float* S,
 #pragma GCC unroll 8
     for (int g = 0; g < kGroup; ++g) {
       float r = vhsum(a[g]);
-      float& dst = dWrow[idx[j + g]];
+      float& dst = dWrow[packed ? j + g : idx[j + g]];
       dst = accumulate ? dst + r : r;
     }
   }
@@ -228,7 +230,7 @@ void sddmmRow(int beg, int end, const int* idx, const float* dz, const float* S,
 #pragma GCC unroll 16
     for (int v = 0; v < NV; ++v) a0 = vfma(d[v], vload(s + v * VW), a0);
     float r = vhsum(a0);
-    float& dst = dWrow[idx[j]];
+    float& dst = dWrow[packed ? j : idx[j]];
     dst = accumulate ? dst + r : r;
   }
 }
@@ -447,7 +449,7 @@ void spmm(Workspace& ws, int rows, const int* ptr, const int* idx, const float* 
 }
 
 void sddmm(Workspace& ws, int rows, int in, const int* ptr, const int* idx, const float* DZ,
-           ptrdiff_t lddz, const float* S, ptrdiff_t lds, int bpad, float* dW) {
+           ptrdiff_t lddz, const float* S, ptrdiff_t lds, int bpad, float* dW, float* packed) {
   if (rows <= 0 || bpad <= 0) return;
   const double rowCost = 2.0;
   const bool par = ws.threads() > 1 && (double(ptr[rows]) + rowCost * rows) * bpad >= kMinParallelMacs;
@@ -461,7 +463,7 @@ void sddmm(Workspace& ws, int rows, int in, const int* ptr, const int* idx, cons
       const int b0 = v0 * VW;
       for (int r = r0; r < r1; ++r)
         fn(ptr[r], ptr[r + 1], idx, DZ + r * lddz + b0, S + b0, lds,
-           dW + static_cast<ptrdiff_t>(r) * in, v0 > 0);
+           packed ? packed : dW + static_cast<ptrdiff_t>(r) * in, v0 > 0, packed != nullptr);
     }
   });
 }
@@ -497,7 +499,7 @@ void spmmNm(Workspace& ws, int rows, const NmIndex& nm, const float* vals, const
 }
 
 void sddmmNm(Workspace& ws, int rows, int in, const NmIndex& nm, const float* DZ, ptrdiff_t lddz,
-             const float* S, ptrdiff_t lds, int bpad, float* dW) {
+             const float* S, ptrdiff_t lds, int bpad, float* dW, float* packed) {
   if (rows <= 0 || bpad <= 0) return;
   const bool par = ws.threads() > 1 && (double(nm.k) + 2.0) * rows * bpad >= kMinParallelMacs;
   const int chunks = par ? std::min(rows, kChunksPerThread * ws.threads()) : 1;
@@ -520,7 +522,8 @@ void sddmmNm(Workspace& ws, int rows, int in, const NmIndex& nm, const float* DZ
         const int e0 = g0 * nm.n, e1 = std::min(nm.k, g1 * nm.n);
         for (int r = r0; r < r1; ++r)
           fn(e0, e1, cols + size_t(r - r0) * nm.k, DZ + r * lddz + b0, S + b0, lds,
-             dW + static_cast<ptrdiff_t>(r) * in, v0 > 0);
+             packed ? packed + static_cast<ptrdiff_t>(r) * nm.k : dW + static_cast<ptrdiff_t>(r) * in, v0 > 0,
+             packed != nullptr);
       }
     }
   });
@@ -677,7 +680,7 @@ inline void forLanes(size_t b, size_t e, F&& fn) {
 }  // namespace
 
 void adamGathered(Workspace& ws, float* p, const float* g, const int* wofs, float* m, float* v, size_t nnz,
-                  const AdamScalars& s, float* rowVals, float* colVals, const int* rowToCol) {
+                  const AdamScalars& s, float* rowVals, float* colVals, const int* rowToCol, const float* gradVals) {
   forElements(ws, nnz, kMinParallelElems / 4, [&](size_t b, size_t e) {
     const AdamVec c(s);
     alignas(64) float pb[VW], gb[VW], mb[VW], vb[VW];
@@ -685,7 +688,7 @@ void adamGathered(Workspace& ws, float* p, const float* g, const int* wofs, floa
       for (int q = 0; q < VW; ++q) {
         const bool in = q < n;
         pb[q] = in ? (rowVals ? rowVals[j + q] : p[wofs[j + q]]) : 0.0f;
-        gb[q] = in ? g[wofs[j + q]] : 0.0f;
+        gb[q] = in ? (gradVals ? gradVals[j + q] : g[wofs[j + q]]) : 0.0f;
         mb[q] = in ? m[j + q] : 0.0f;
         vb[q] = in ? v[j + q] : 0.0f;
       }

@@ -110,9 +110,10 @@ void spmm(Workspace& ws, int rows, const int* ptr, const int* idx, const float* 
 /**
  * Sampled dense-dense product for masked weight gradients: for each active (o, i) of a CSR
  * index, dW[o*in + i] = Σ_b DZ[o][b] · S[i][b] over b in [0, bpad). Other entries untouched.
+ * With `packed`, entry j is written to packed[j] (CSR order) instead, and dW is not touched.
  */
 void sddmm(Workspace& ws, int rows, int in, const int* ptr, const int* idx, const float* DZ,
-           ptrdiff_t lddz, const float* S, ptrdiff_t lds, int bpad, float* dW);
+           ptrdiff_t lddz, const float* S, ptrdiff_t lds, int bpad, float* dW, float* packed = nullptr);
 
 /**
  * One layer at batch 1 (acting in the env loop): y[o] = act(bias[o] + Σ_i W[o·in + i]·x[i]) for
@@ -167,11 +168,12 @@ void adam(Workspace& ws, float* p, const float* g, float* m, float* v, const flo
  * them at p = 0, and at m = v = 0 when they are 0 already: the caller's condition for using it).
  * With rowVals (the layer's current weights packed in CSR order, so rowVals[j] = p[wofs[j]]), p is
  * read from it instead of the dense array, and the new values are written to p, rowVals[j] and
- * colVals[rowToCol[j]] (the CSC-order copy), keeping both packed copies current.
+ * colVals[rowToCol[j]] (the CSC-order copy), keeping both packed copies current. With gradVals
+ * (the gradient packed in CSR order, as `sddmm` writes it) g is read from it instead.
  */
 void adamGathered(Workspace& ws, float* p, const float* g, const int* wofs, float* m, float* v, size_t nnz,
                   const AdamScalars& s, float* rowVals = nullptr, float* colVals = nullptr,
-                  const int* rowToCol = nullptr);
+                  const int* rowToCol = nullptr, const float* gradVals = nullptr);
 
 /**
  * Polyak averaging at the active entries only: t[w] = t[w]·(1−τ) + o[w]·τ for w = wofs[j], j < nnz;
@@ -223,9 +225,10 @@ void spmmNm(Workspace& ws, int rows, const NmIndex& nm, const float* vals, const
 
 /**
  * N:M SDDMM: dW[o·in + i] = Σ_b DZ[o][b]·S[i][b] at the active (o, i), blocked over input groups
- * like spmmNm (S rows of a block in L1); bitwise equal to `sddmm`.
+ * like spmmNm (S rows of a block in L1); bitwise equal to `sddmm`. With `packed`, entry q of row
+ * r is written to packed[r·k + q] (the CSR order of an N:M mask) instead of dW.
  */
 void sddmmNm(Workspace& ws, int rows, int in, const NmIndex& nm, const float* DZ, ptrdiff_t lddz,
-             const float* S, ptrdiff_t lds, int bpad, float* dW);
+             const float* S, ptrdiff_t lds, int bpad, float* dW, float* packed = nullptr);
 
 }  // namespace srl

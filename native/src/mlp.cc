@@ -321,6 +321,7 @@ void Mlp::backward(const float* gy, bool denseGrad, float* dx, bool paramGrad) {
       if (paramGrad) {
         materializeCirculant(ws, dv, l.out, l.in, st.circB, blockActive, dW);
         layers_[k].gradZeroStamp = 0;
+        layers_[k].gradPackedValid = layers_[k].gradDenseStale = false;
       }
       if (!needDx) break;
       std::swap(dz, dzPrev);
@@ -330,16 +331,26 @@ void Mlp::backward(const float* gy, bool denseGrad, float* dx, bool paramGrad) {
     if (paramGrad) {
       // Block-circulant layers fold the (masked) gradient below: denseGrad does not apply.
       const bool layerDense = denseGrad && !circulant;
+      LayerState& ls = layers_[k];
+      ls.gradPackedValid = ls.gradDenseStale = false;
       if (idx && idx->useSparse && !layerDense) {
         // Inactive entries: zeroed once per mask, then left at 0 (only active ones are written).
         if (st.gradZeroStamp != st.maskStamp) zero(ws, dW, size_t(l.out) * l.in);
+        // Gathered layers: the gradient in CSR order only (syncWeightGrad scatters it on demand).
+        float* packed = nullptr;
+        if (gatheredIndex(k)) {
+          ls.gradVals.resize(size_t(idx->nnz));
+          ls.gradIndex = st.index;
+          packed = ls.gradVals.data();
+          ls.gradPackedValid = ls.gradDenseStale = true;
+        }
         if (idx->isNm)
-          sddmmNm(ws, l.out, l.in, idx->nm, dz, bpad, hin, bpad, bpad, dW);
+          sddmmNm(ws, l.out, l.in, idx->nm, dz, bpad, hin, bpad, bpad, dW, packed);
         else
-          sddmm(ws, l.out, l.in, idx->rowPtr.data(), idx->colIdx.data(), dz, bpad, hin, bpad, bpad, dW);
-        layers_[k].gradZeroStamp = circulant ? 0 : st.maskStamp;
+          sddmm(ws, l.out, l.in, idx->rowPtr.data(), idx->colIdx.data(), dz, bpad, hin, bpad, bpad, dW, packed);
+        ls.gradZeroStamp = circulant ? 0 : st.maskStamp;
       } else {
-        layers_[k].gradZeroStamp = 0;
+        ls.gradZeroStamp = 0;
         const int inPad = roundUp(l.in, VW);
         float* hRow = ctx_->rowAct.ensure(size_t(batch) * inPad);
         transpose(ws, hin, bpad, l.in, batch, hRow, inPad);
@@ -422,6 +433,13 @@ std::pair<float*, float*> Mlp::packedWeights(int k) {
     st.packedStamp = st.maskStamp;
   }
   return {st.rowVals.data(), st.colVals.data()};
+}
+
+void Mlp::syncWeightGrad(int k) {
+  LayerState& st = layers_[k];
+  if (!st.gradDenseStale) return;
+  scatterFloats(ctx_->ws, st.gradVals.data(), st.gradIndex->rowWofs.data(), weightGrad(k), size_t(st.gradIndex->nnz));
+  st.gradDenseStale = false;
 }
 
 std::pair<const float*, const float*> Mlp::currentPackedWeights(int k) const {
@@ -605,11 +623,14 @@ void Adam::step(double t, double lr, double beta1, double beta2, double eps, dou
         g.denseStamp = stamp;
       }
     }
+    const float* gradVals = g.index == gi ? net.packedWeightGrad(k) : nullptr;
+    if (g.index && !gradVals) net.syncWeightGrad(k);
     if (g.index) {
       const auto [row, col] = net.packedWeights(k);
       adamGathered(ws, net.weight(k), net.weightGrad(k), g.index->rowWofs.data(), g.m.data(), g.v.data(),
-                   size_t(g.index->nnz), s, row, col, g.index->rowToCol.data());
+                   size_t(g.index->nnz), s, row, col, g.index->rowToCol.data(), gradVals);
     } else {
+      net.syncWeightGrad(k);
       adam(ws, net.weight(k), net.weightGrad(k), m, v, net.masked(k) ? net.mask(k) : nullptr, n, s);
       net.weightsWritten(k);
     }

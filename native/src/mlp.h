@@ -243,6 +243,21 @@ class Mlp {
   /** Layer k's packed copies when current, else {nullptr, nullptr} (nothing rebuilt). */
   std::pair<const float*, const float*> currentPackedWeights(int k) const;
 
+  /**
+   * Layers with a gatheredIndex write the weight gradient of a masked backward only in CSR order
+   * (packedWeightGrad), where Adam's gathered step reads it, instead of scattering it into the
+   * dense [out, in] weightGrad; syncWeightGrad(k) writes it there (the JavaScript view does so
+   * before it is handed out). Dense readers of the gradient call it first.
+   */
+  void syncWeightGrad(int k);
+  /** The last backward's weight gradient of layer k in CSR order of gatheredIndex(k), or null. */
+  const float* packedWeightGrad(int k) const {
+    const LayerState& st = layers_[k];
+    return st.gradPackedValid && st.gradIndex == st.index ? st.gradVals.data() : nullptr;
+  }
+  /** weightGrad of layer k was written from outside: the packed gradient is dropped. */
+  void weightGradWritten(int k) { layers_[k].gradPackedValid = false; }
+
   float* weight(int k) const { return block_->data + layout_[k].weight; }
   float* bias(int k) const { return block_->data + layout_[k].bias; }
   float* weightGrad(int k) const { return block_->data + layout_[k].weightGrad; }
@@ -263,6 +278,10 @@ class Mlp {
     // Active weights packed in CSR / CSC order of `index`, current when packedStamp == maskStamp.
     std::vector<float> rowVals, colVals;
     uint64_t packedStamp = 0;
+    // Weight gradient in CSR order of gradIndex (gathered layers): valid, and whether weightGrad lags it.
+    std::vector<float> gradVals;
+    std::shared_ptr<const SparseIndex> gradIndex;
+    bool gradPackedValid = false, gradDenseStale = false;
     // Block-circulant: block size (0 = normal layer), FFT layer with its caches, block mask
     // derived from the element mask ([outBlocks·inBlocks], empty when unmasked).
     int circB = 0;

@@ -44,6 +44,10 @@ interface MlpHandle {
   applyMasks(): void;
   /** Layer k's weights were written through the views: its packed copies are rebuilt at their next use. */
   weightsWritten(index: number): void;
+  /** Writes layer k's packed weight gradient (gathered layers) into the weightGrad view. */
+  syncWeightGrad(index: number): void;
+  /** Layer k's weightGrad was written through the view: the packed gradient is dropped. */
+  weightGradWritten(index: number): void;
   copyFrom(other: MlpHandle): void;
   polyakFrom(other: MlpHandle, tau: number): void;
   sparseLayers(): boolean[];
@@ -134,6 +138,10 @@ class NativeLayer implements LayerParams {
   masked = false;
   /** @internal The weight view was handed out since the last native call (NativeMlp.announceWrites). */
   weightTouched = false;
+  /** @internal The weightGrad view was handed out since the last native call. */
+  gradTouched = false;
+  /** @internal A backward ran since the weightGrad view was last made current. */
+  gradMaybeStale = false;
 
   constructor(
     readonly name: string,
@@ -141,9 +149,11 @@ class NativeLayer implements LayerParams {
     readonly outFeatures: number,
     private readonly weightView: Float32Array,
     readonly bias: Float32Array,
-    readonly weightGrad: Float32Array,
+    private readonly weightGradView: Float32Array,
     readonly biasGrad: Float32Array,
     private readonly maskView: Float32Array,
+    /** Makes the weightGrad view current (NativeMlp: the addon's syncWeightGrad of this layer). */
+    private readonly syncGrad: () => void,
   ) {}
 
   /**
@@ -155,6 +165,21 @@ class NativeLayer implements LayerParams {
   get weight(): Float32Array {
     this.weightTouched = true;
     return this.weightView;
+  }
+
+  /**
+   * `[out, in]` live view of the last backward's weight gradient, made current first: large
+   * sparse layers keep it packed in CSR order between backward and Adam (native/src/mlp.h
+   * `Mlp::syncWeightGrad`), which this read writes into the view. Like {@link weight}, taking the
+   * view counts as a write, picked up at the network's next native call.
+   */
+  get weightGrad(): Float32Array {
+    if (this.gradMaybeStale) {
+      this.syncGrad();
+      this.gradMaybeStale = false;
+    }
+    this.gradTouched = true;
+    return this.weightGradView;
   }
 
   /** `[out, in]` 0/1 view of the native mask, or null when the layer is dense. Do not write. */
@@ -197,6 +222,7 @@ export class NativeMlp implements Mlp {
       return new NativeLayer(
         `${spec.name}.l${k + 1}`, inF, outF,
         view(w, n), view(b, outF), view(dw, n), view(db, outF), view(m, n),
+        () => this.handle.syncWeightGrad(k),
       );
     });
     this.weightCount = this.layers.reduce((s, l) => s + l.inFeatures * l.outFeatures, 0);
@@ -229,7 +255,9 @@ export class NativeMlp implements Mlp {
    */
   backward(gradOutput: Float32Array, options: BackwardOptions = {}): Float32Array | null {
     this.announceWrites();
-    return this.handle.backward(gradOutput, options.inputGrad === true, options.denseGrad === true, options.paramGrad !== false);
+    const dx = this.handle.backward(gradOutput, options.inputGrad === true, options.denseGrad === true, options.paramGrad !== false);
+    if (options.paramGrad !== false) for (const l of this.layers) l.gradMaybeStale = true;
+    return dx;
   }
 
   /**
@@ -372,6 +400,10 @@ export class NativeMlp implements Mlp {
       if (layer.weightTouched) {
         this.handle.weightsWritten(k);
         layer.weightTouched = false;
+      }
+      if (layer.gradTouched) {
+        this.handle.weightGradWritten(k);
+        layer.gradTouched = false;
       }
     }
   }

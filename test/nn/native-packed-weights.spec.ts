@@ -64,18 +64,23 @@ function againstFresh(s: Side, net: Mlp, rng: Rng): Float32Array[] {
   return got;
 }
 
-/** One training-like round; returns everything a stale copy could corrupt. */
-function round(s: Side, rng: Rng, batch: number): Float32Array[] {
+/**
+ * One training-like round; returns everything a stale copy could corrupt. With `readGrads` the
+ * weight gradients are read through the views between backward and Adam (the gathered engine
+ * then writes its CSR-order gradient into them); without, Adam takes it from the packed copy.
+ */
+function round(s: Side, rng: Rng, batch: number, readGrads = false): Float32Array[] {
   const x = Float32Array.from({ length: batch * sizes[0] }, () => rng.normal());
   const gy = Float32Array.from({ length: batch * sizes.at(-1)! }, () => rng.normal());
   const y = s.online.forward(x, batch);
   const dx = s.online.backward(gy, { inputGrad: true })!;
+  const grads = readGrads ? s.online.layers.map((l) => Float32Array.from(l.weightGrad)) : [];
   s.adam.step();
   s.target.polyakFrom(s.online, 0.05);
   const yTarget = s.target.predict(x, batch);
   const yOne = s.online.predict(x.subarray(0, sizes[0]), 1);
   return [
-    y, dx, yTarget, yOne, ...againstFresh(s, s.online, rng), ...againstFresh(s, s.target, rng),
+    y, dx, ...grads, yTarget, yOne, ...againstFresh(s, s.online, rng), ...againstFresh(s, s.target, rng),
     ...s.online.layers.map((l) => Float32Array.from(l.weight)), ...s.target.layers.map((l) => Float32Array.from(l.weight)),
   ];
 }
@@ -91,7 +96,7 @@ nativeSuite('native engine: packed copies of the active weights', () => {
       expect(a.length).toBe(b.length);
       a.forEach((v, i) => expect(Array.from(v), `output ${i}`).toEqual(Array.from(b[i])));
     };
-    for (let t = 0; t < 3; t++) trace((s, r) => round(s, r, 7));
+    for (let t = 0; t < 4; t++) trace((s, r) => round(s, r, 7, t % 2 === 1));
     // The gathered paths ran on one engine only (there the engine's own writers maintained the copies).
     const gatheredSteps = (s: Side) => [0, 1, 2].map((k) => (s.adam as unknown as { gatheredStep(k: number): boolean }).gatheredStep(k));
     expect(gatheredSteps(sides[0])).toEqual([true, true, true]);
@@ -113,7 +118,7 @@ nativeSuite('native engine: packed copies of the active weights', () => {
       s.copy.copyFrom(s.target);
       s.copy.forward(Float32Array.from({ length: 3 * sizes[0] }, () => r.normal()), 3);
       s.copy.copyFrom(s.online);
-      return [...againstFresh(s, s.copy, r), ...round(s, r, 4)];
+      return [...againstFresh(s, s.copy, r), ...round(s, r, 4, true)];
     });
 
     // A topology update as sparsifiers do it: zero the grown entries through the view, set the new mask.
@@ -128,6 +133,17 @@ nativeSuite('native engine: packed copies of the active weights', () => {
       }
       s.online.setMask(1, next);
       return [...round(s, r, 6), ...round(s, r, 6)];
+    });
+
+    // A mask change between backward and reading the gradient: the view shows the gradient of the
+    // backward (at the entries active then), and the next backward zeroes the newly inactive ones.
+    trace((s, r) => {
+      const x = Float32Array.from({ length: 5 * sizes[0] }, () => r.normal());
+      s.online.forward(x, 5);
+      s.online.backward(Float32Array.from({ length: 5 * sizes.at(-1)! }, () => r.normal()));
+      const l = s.online.layers[1];
+      s.online.setMask(1, Float32Array.from(l.mask!, (m, i) => (i % 3 === 0 ? 0 : m)));
+      return [Float32Array.from(l.weightGrad), ...round(s, r, 5, true), ...round(s, r, 5)];
     });
 
     // applyMasks after writing inactive entries through the view.
