@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -32,8 +32,11 @@ function trainSync(args: string[]): { status: number | null; stdout: string; std
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Starts `train`, waits until checkpoint `step-<afterStep>` is complete, waits `delayMs` more, SIGKILLs it. */
-async function trainAndKill(args: string[], runDir: string, afterStep: number, delayMs: number): Promise<void> {
+/**
+ * Starts `train`, waits until checkpoint `step-<afterStep>` is complete, waits `delayMs` more, SIGKILLs it.
+ * @returns false when the run completed within the delay (nothing was killed)
+ */
+async function trainAndKill(args: string[], runDir: string, afterStep: number, delayMs: number): Promise<boolean> {
   const child = spawn(process.execPath, [cli, 'train', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
@@ -44,8 +47,10 @@ async function trainAndKill(args: string[], runDir: string, afterStep: number, d
   while (!existsSync(marker) && !done) await sleep(20);
   if (done) throw new Error(`train exited before checkpoint ${afterStep}:\n${stderr}`);
   await sleep(delayMs);
+  if (done) return false;
   child.kill('SIGKILL');
   await exited;
+  return true;
 }
 
 /** Every `eval/*` and `losses/*` value by step. */
@@ -88,8 +93,14 @@ describe('train --resume after SIGKILL is bit-identical to a run that never stop
       const per1000 = (evalWall[2] - evalWall[0]) / 2;
       const resumed = join(dir, 'resumed');
       const afterStep = 1000 + 1000 * Math.floor(Math.random() * 2);
-      const delayMs = Math.floor(Math.random() * 800 * per1000);
-      await trainAndKill([config, '--run-dir', resumed], resumed, afterStep, delayMs);
+      // The run may go faster than the reference did (the machine's load changes): when it
+      // completes within the delay, start again with half the delay.
+      let delayMs = Math.floor(Math.random() * 800 * per1000);
+      while (!(await trainAndKill([config, '--run-dir', resumed], resumed, afterStep, delayMs))) {
+        expect(delayMs, 'the run completed before it could be killed, even without delay').toBeGreaterThan(0);
+        rmSync(resumed, { recursive: true, force: true });
+        delayMs = Math.floor(delayMs / 2);
+      }
       const killed = JSON.parse(readFileSync(join(resumed, 'metadata.json'), 'utf8'));
       expect(killed.status).toBe('running');
       const r = trainSync(['--resume', resumed]);
