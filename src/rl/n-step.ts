@@ -1,4 +1,5 @@
 import type { TransitionWindows } from '../core/replay-buffer.js';
+import { copyRow } from '../util/arrays.js';
 
 /** The multi-step TD target of one minibatch of windows, less the bootstrap value. */
 export interface NStepTarget {
@@ -75,10 +76,8 @@ export function nStepTarget(windows: TransitionWindows, gamma: number, entropy?:
  * @throws RangeError when `out` is shorter than `B·obsDim`
  */
 export function gatherBootstrapStates(windows: TransitionWindows, slots: Int32Array, obsDim: number, out: Float32Array): Float32Array {
-  for (let i = 0; i < windows.size; i++) {
-    const src = (i * windows.n + slots[i]) * obsDim;
-    out.set(windows.nextObservations.subarray(src, src + obsDim), i * obsDim);
-  }
+  if (out.length < windows.size * obsDim) throw new RangeError(`gatherBootstrapStates: out holds ${out.length} floats, ${windows.size} states of ${obsDim} need ${windows.size * obsDim}`);
+  for (let i = 0; i < windows.size; i++) copyRow(windows.nextObservations, (i * windows.n + slots[i]) * obsDim, out, i * obsDim, obsDim);
   return out;
 }
 

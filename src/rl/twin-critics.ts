@@ -1,5 +1,6 @@
 import type { NetworkGroup } from '../core/network-group.js';
 import type { AdamOptions, Engine, Mlp, Optimizer } from '../nn/engine.js';
+import { copyRow } from '../util/arrays.js';
 import { stepGroup, type StepHooks } from './step-group.js';
 
 /** The twin critics of TD3 / SAC with their targets and optimizers, as the `critic` network group. */
@@ -36,9 +37,10 @@ export function createTwinCritics(engine: Engine, inputSize: number, hidden: rea
  */
 export function concatRows(a: Float32Array, da: number, b: Float32Array, db: number, n: number, out: Float32Array): void {
   const w = da + db;
+  if (out.length < n * w) throw new RangeError(`concatRows: out holds ${out.length} floats, ${n} rows of ${da} + ${db} need ${n * w}`);
   for (let i = 0; i < n; i++) {
-    out.set(a.subarray(i * da, (i + 1) * da), i * w);
-    out.set(b.subarray(i * db, (i + 1) * db), i * w + da);
+    copyRow(a, i * da, out, i * w, da);
+    copyRow(b, i * db, out, i * w + da, db);
   }
 }
 
